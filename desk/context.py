@@ -1,0 +1,43 @@
+"""What the desk needs from the outside, passed down explicitly (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from nlp import Router
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    """Settings of the desk core, built once by ``bot`` from the process settings.
+
+    Attributes:
+        admin_ids: Telegram user ids with the admin role.
+        tz: the office time zone (references, deadlines and working days use local dates).
+        resolve_working_days: the fixed resolution target until SLA policies land.
+        visit_working_days: the return-visit window before a ticket closes as 未评价.
+        auto_threshold: minimum router confidence for dispatch without triage.
+        clock: the current time (injected so tests can move it).
+        router: the text router.
+    """
+
+    admin_ids: frozenset[int] = frozenset()
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    resolve_working_days: int = 5
+    visit_working_days: int = 3
+    auto_threshold: float | None = None
+    clock: Callable[[], datetime] = utcnow
+    router: Router = field(default_factory=Router.from_default)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.admin_ids

@@ -1,0 +1,149 @@
+"""Tickets, their append-only event log, conversation messages, drafts and pending inputs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class TicketStatus(StrEnum):
+    """Ticket states (see DESIGN.md "The ticket")."""
+
+    TRIAGE = "triage"
+    DISPATCHED = "dispatched"
+    CLAIMED = "claimed"
+    WAITING = "waiting"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATUSES = (
+    TicketStatus.TRIAGE,
+    TicketStatus.DISPATCHED,
+    TicketStatus.CLAIMED,
+    TicketStatus.WAITING,
+    TicketStatus.REOPENED,
+)
+
+
+class Ticket(Model):
+    """One enterprise request and everything decided about it."""
+
+    id = fields.IntField(primary_key=True)
+    ref = fields.CharField(max_length=24, unique=True)
+    enterprise = fields.ForeignKeyField("desk.Enterprise", related_name="tickets")
+    member = fields.ForeignKeyField("desk.Member", related_name="tickets")
+    channel = fields.CharField(max_length=16, default="telegram")
+    text = fields.TextField()
+    department = fields.ForeignKeyField(
+        "desk.Department", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
+    status = fields.CharEnumField(TicketStatus, max_length=16, db_index=True)
+    type = fields.CharField(max_length=4, default="咨询")
+    urgent = fields.BooleanField(default=False)
+    escalation_level = fields.SmallIntField(default=0)
+    route_confidence = fields.FloatField(default=0.0)
+    route_terms: list = fields.JSONField(default=list)
+    route_candidates: list = fields.JSONField(default=list)
+    claimed_by_id = fields.BigIntField(null=True)
+    claimed_by_name = fields.CharField(max_length=128, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    due_at = fields.DatetimeField(null=True)
+    result = fields.TextField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    resolved_by_name = fields.CharField(max_length=128, null=True)
+    rating_solved = fields.BooleanField(null=True)
+    rating_satisfaction = fields.CharField(max_length=8, null=True)
+    rating_reason = fields.TextField(null=True)
+    rated_at = fields.DatetimeField(null=True)
+    reopen_count = fields.SmallIntField(default=0)
+    close_reason = fields.CharField(max_length=16, null=True)
+    closed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "ticket"
+
+
+class TicketEvent(Model):
+    """One row of the append-only log: who did what, when, from which state to which."""
+
+    id = fields.BigIntField(primary_key=True)
+    ticket = fields.ForeignKeyField("desk.Ticket", related_name="events")
+    at = fields.DatetimeField(auto_now_add=True)
+    actor_kind = fields.CharField(max_length=16)
+    actor_id = fields.BigIntField(null=True)
+    actor_name = fields.CharField(max_length=128, default="")
+    action = fields.CharField(max_length=24)
+    from_status = fields.CharField(max_length=16, null=True)
+    to_status = fields.CharField(max_length=16, null=True)
+    note = fields.TextField(default="")
+    data: dict = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "ticket_event"
+        ordering = ["id"]
+
+
+class TicketMessage(Model):
+    """A message in a ticket's conversation: follow-ups, progress, attachments."""
+
+    id = fields.BigIntField(primary_key=True)
+    ticket = fields.ForeignKeyField("desk.Ticket", related_name="messages")
+    at = fields.DatetimeField(auto_now_add=True)
+    direction = fields.CharField(max_length=8)  # "in" from the enterprise, "out" from staff
+    author_id = fields.BigIntField(null=True)
+    author_name = fields.CharField(max_length=128, default="")
+    kind = fields.CharField(max_length=12, default="text")  # text | photo | document
+    text = fields.TextField(default="")
+    file_id = fields.CharField(max_length=255, null=True)
+    source_chat_id = fields.BigIntField(null=True)
+    source_message_id = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "ticket_message"
+        ordering = ["id"]
+
+
+class Draft(Model):
+    """A request the enterprise typed, waiting for its 确认 before it becomes a ticket."""
+
+    id = fields.IntField(primary_key=True)
+    member = fields.ForeignKeyField("desk.Member", related_name="drafts")
+    text = fields.TextField()
+    state = fields.CharField(max_length=12, default="pending")  # pending|submitted|cancelled
+    ticket_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "draft"
+
+
+class PendingInput(Model):
+    """The next text a user sends in a chat answers a question (a reason, a result)."""
+
+    id = fields.IntField(primary_key=True)
+    chat_id = fields.BigIntField()
+    user_id = fields.BigIntField()
+    kind = fields.CharField(max_length=16)  # resolve | return | reason
+    ticket = fields.ForeignKeyField("desk.Ticket", related_name="pending_inputs")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "pending_input"
+        unique_together = (("chat_id", "user_id"),)
+
+
+class DailyCounter(Model):
+    """Per-day sequence behind ticket references (TD20261129-0007)."""
+
+    day = fields.CharField(max_length=8, primary_key=True)
+    value = fields.IntField(default=0)
+
+    class Meta:
+        table = "daily_counter"

@@ -1,0 +1,55 @@
+"""Entry points for what an enterprise sends in its private chat.
+
+Decides, in one place for every channel, whether a message continues a registration, answers a
+pending question, adds to a ticket or starts a new request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import registration, tickets
+from .actors import Actor
+from .context import DeskConfig
+
+
+async def private_text(
+    cfg: DeskConfig, *, actor: Actor, text: str, reply_to: int | None = None
+) -> None:
+    """A text message (not a command) in an enterprise's private chat."""
+    assert actor.user_id is not None and actor.chat_id is not None
+    if await registration.in_progress(actor.user_id):
+        await registration.answer(actor=actor, text=text)
+        return
+    if await registration.member_for(actor.user_id) is None:
+        await tickets.say(chat_id=actor.chat_id, kind="not_registered")
+        return
+    await tickets.enterprise_message(cfg, actor=actor, text=text, reply_to=reply_to)
+
+
+async def private_contact(*, actor: Actor, phone: str, contact_user_id: int | None) -> None:
+    """A shared contact: the phone step of registration accepts the user's own number only."""
+    assert actor.user_id is not None and actor.chat_id is not None
+    if not await registration.in_progress(actor.user_id):
+        await tickets.say(chat_id=actor.chat_id, kind="contact_ignored")
+        return
+    if contact_user_id is not None and contact_user_id != actor.user_id:
+        await tickets.say(
+            chat_id=actor.chat_id, kind="error", message="请分享您本人的手机号，或直接输入手机号。"
+        )
+        return
+    await registration.answer(actor=actor, phone=phone)
+
+
+async def private_file(
+    cfg: DeskConfig, *, actor: Actor, file: dict[str, Any], caption: str = "",
+    reply_to: int | None = None,
+) -> None:
+    """A photo or document from an enterprise: material for one of its open tickets."""
+    assert actor.user_id is not None and actor.chat_id is not None
+    if await registration.member_for(actor.user_id) is None:
+        await tickets.say(chat_id=actor.chat_id, kind="not_registered")
+        return
+    await tickets.enterprise_message(
+        cfg, actor=actor, text=caption, reply_to=reply_to, file=file
+    )

@@ -1,0 +1,133 @@
+"""Taking outbox work and recording delivery; used by the sender in ``bot``.
+
+Rows are claimed with a lease (``status = sending``, ``locked_until``) so several processes can
+share the outbox: PostgreSQL uses ``FOR UPDATE SKIP LOCKED``; SQLite has one writer anyway.
+Only the oldest undelivered row of each chat is eligible, which keeps every chat in order.
+A row whose lease ran out (its process died mid-send) becomes eligible again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from tortoise.functions import Min
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from models.outbox import MessageLink, OutboxMessage, OutboxStatus
+
+MAX_ATTEMPTS = 8
+
+async def claim_batch(
+    *, now: dt.datetime, limit: int = 30, lease_seconds: float = 60, channel: str = "telegram"
+) -> list[OutboxMessage]:
+    """Lease up to ``limit`` deliverable rows (the head of each chat's queue), oldest first.
+
+    A row is taken with a compare-and-set update on its status and lease, so two processes
+    that see the same row cannot both take it.
+    """
+    due = (
+        Q(status=OutboxStatus.PENDING, not_before__isnull=True)
+        | Q(status=OutboxStatus.PENDING, not_before__lte=now)
+        | Q(status=OutboxStatus.SENDING, locked_until__lt=now)
+    )
+    candidates = (
+        await OutboxMessage.filter(due, channel=channel).order_by("id").limit(limit * 4)
+    )
+    if not candidates:
+        return []
+    chats = {c.chat_id for c in candidates}
+    heads = {
+        row["chat_id"]: row["head"]
+        for row in await OutboxMessage.filter(
+            channel=channel,
+            chat_id__in=chats,
+            status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
+        )
+        .annotate(head=Min("id"))
+        .group_by("chat_id")
+        .values("chat_id", "head")
+    }
+    lease = now + dt.timedelta(seconds=lease_seconds)
+    taken: list[OutboxMessage] = []
+    for row in candidates:
+        if heads.get(row.chat_id) != row.id:
+            continue
+        won = await OutboxMessage.filter(
+            id=row.id, status=row.status, locked_until=row.locked_until
+        ).update(status=OutboxStatus.SENDING, locked_until=lease, attempts=row.attempts + 1)
+        if won:
+            row.status, row.locked_until, row.attempts = (
+                OutboxStatus.SENDING, lease, row.attempts + 1,
+            )
+            taken.append(row)
+            if len(taken) >= limit:
+                break
+    return taken
+
+
+async def mark_part_sent(row: OutboxMessage, message_id: int) -> None:
+    """One part of a multi-part message went out: remember it so a retry does not repeat it."""
+    row.parts_done += 1
+    row.message_ids = [*row.message_ids, message_id]
+    await OutboxMessage.filter(id=row.id).update(
+        parts_done=row.parts_done, message_ids=row.message_ids
+    )
+
+
+async def mark_sent(row: OutboxMessage, *, now: dt.datetime, link_ids: Sequence[int]) -> None:
+    """Delivered: record it and link the delivered messages to the ticket."""
+    async with in_transaction():
+        await OutboxMessage.filter(id=row.id).update(
+            status=OutboxStatus.SENT, sent_at=now, locked_until=None, error=None,
+            message_ids=row.message_ids,
+        )
+        if row.ticket_id is not None and row.link_role:
+            for mid in link_ids:
+                exists = await MessageLink.exists(chat_id=row.chat_id, message_id=mid)
+                if not exists:
+                    await MessageLink.create(
+                        chat_id=row.chat_id, message_id=mid, ticket_id=row.ticket_id,
+                        role=row.link_role,
+                    )
+
+
+async def mark_retry(
+    row: OutboxMessage, *, now: dt.datetime, delay: float, error: str, count_attempt: bool = True
+) -> None:
+    """Try again after ``delay`` seconds; give up after ``MAX_ATTEMPTS`` real failures."""
+    attempts = row.attempts if count_attempt else max(0, row.attempts - 1)
+    if attempts >= MAX_ATTEMPTS:
+        await mark_failed(row, error=f"gave up after {attempts} attempts: {error}")
+        return
+    await OutboxMessage.filter(id=row.id).update(
+        status=OutboxStatus.PENDING,
+        not_before=now + dt.timedelta(seconds=delay),
+        locked_until=None,
+        attempts=attempts,
+        error=error[:1000],
+    )
+
+
+async def mark_failed(row: OutboxMessage, *, error: str) -> None:
+    """Undeliverable (blocked by the user, chat gone, bad request): stop trying, keep the row."""
+    await OutboxMessage.filter(id=row.id).update(
+        status=OutboxStatus.FAILED, locked_until=None, error=error[:1000]
+    )
+
+
+async def find_link(*, chat_id: int, ticket_id: int, role: str) -> int | None:
+    """The newest delivered message of ``role`` for a ticket in a chat (to edit or reply to)."""
+    link = (
+        await MessageLink.filter(chat_id=chat_id, ticket_id=ticket_id, role=role)
+        .order_by("-id")
+        .first()
+    )
+    return int(link.message_id) if link else None
+
+
+async def pending_count() -> int:
+    return await OutboxMessage.filter(
+        status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]
+    ).count()

@@ -1,0 +1,42 @@
+"""Ticket references: ``TD`` + local date + ``-`` + daily sequence (TD20261129-0007)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models.ticket import DailyCounter
+
+REF_PATTERN = re.compile(r"TD\d{8}-\d{4,}")
+
+
+async def next_ref(*, now: datetime, tz: ZoneInfo) -> str:
+    """Allocate the next reference of the local day. Call inside a transaction.
+
+    The increment is a single UPDATE, so concurrent transactions serialise on the counter row
+    (PostgreSQL row lock; SQLite database lock) and never hand out the same number.
+    """
+    day = now.astimezone(tz).strftime("%Y%m%d")
+    for _ in range(3):
+        updated = await DailyCounter.filter(day=day).update(value=F("value") + 1)
+        if updated:
+            counter = await DailyCounter.get(day=day)
+            return f"TD{day}-{counter.value:04d}"
+        try:
+            async with in_transaction():  # a savepoint: a lost race must not abort the caller
+                await DailyCounter.create(day=day, value=1)
+            return f"TD{day}-0001"
+        except IntegrityError:  # another transaction created the row first: increment it
+            continue
+    raise RuntimeError("could not allocate a ticket reference")
+
+
+def find_ref(text: str) -> str | None:
+    """The first ticket reference in ``text`` (case-insensitive), normalised to upper case."""
+    m = REF_PATTERN.search(text.upper())
+    return m.group(0) if m else None

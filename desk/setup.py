@@ -1,0 +1,40 @@
+"""Loading the project's default configuration (departments) into the database, idempotently."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from models.department import Department
+
+
+def default_departments() -> list[dict[str, Any]]:
+    """The departments shipped with the project (``desk/defaults/departments.yaml``)."""
+    text = resources.files("desk").joinpath("defaults/departments.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    assert isinstance(data, list)
+    return data
+
+
+async def load_defaults() -> dict[str, int]:
+    """Insert missing default departments; never overwrite an admin's edits.
+
+    Returns:
+        Counts of ``created`` and ``kept`` departments.
+    """
+    created = kept = 0
+    for sort, item in enumerate(default_departments()):
+        _, was_created = await Department.get_or_create(
+            code=item["code"],
+            defaults={
+                "name": item["name"],
+                "short": item.get("short", item["name"]),
+                "scope": item.get("scope", ""),
+                "sort": sort,
+            },
+        )
+        created += was_created
+        kept += not was_created
+    return {"created": created, "kept": kept}

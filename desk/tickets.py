@@ -1,0 +1,831 @@
+"""The ticket workflow: open, dispatch, claim, transfer, return, resolve, rate, reopen, close.
+
+Every change goes through ``_move``: the transition table check, a compare-and-set update on the
+status (so two people pressing 认领 at once cannot both win), and one append-only event.
+Notifications are written to the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from models.department import TRIAGE_CODE, Department, GroupBinding
+from models.enterprise import Member
+from models.outbox import MessageLink
+from models.ticket import (
+    OPEN_STATUSES,
+    Draft,
+    PendingInput,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+    TicketStatus,
+)
+
+from .actors import Actor
+from .calendar import add_working_days
+from .context import DeskConfig
+from .db import atomic
+from .errors import Conflict, InvalidInput, NotAllowed, NotFound
+from .notify import (
+    department_card,
+    department_choices,
+    enqueue,
+    group_chat,
+    ticket_params,
+    triage_card,
+)
+from .refs import next_ref
+from .workflow import check
+
+MAX_TEXT = 20000  # characters of one request or reply kept; longer input is refused
+OFFICE_CLOSE = dt.time(17, 30)
+SATISFACTION = {"m3": "满意", "m2": "基本满意", "m1": "不满意"}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+async def _event(
+    ticket: Ticket,
+    actor: Actor,
+    action: str,
+    *,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+) -> None:
+    await TicketEvent.create(
+        ticket_id=ticket.id,
+        actor_kind=actor.kind,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        data=data or {},
+    )
+
+
+async def _move(
+    ticket: Ticket,
+    action: str,
+    actor: Actor,
+    *,
+    now: dt.datetime,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    **changes: Any,
+) -> None:
+    """Apply a transition atomically (compare-and-set on the status) and log it."""
+    old = ticket.status
+    new = check(action, old)
+    changes["status"] = new
+    changes["updated_at"] = now
+    updated = await Ticket.filter(id=ticket.id, status=old).update(**changes)
+    if not updated:
+        raise Conflict("工单状态刚刚已被他人更新，请以最新消息为准。")
+    for key, value in changes.items():
+        setattr(ticket, key, value)
+    await _event(
+        ticket, actor, action, from_status=old.value, to_status=new.value, note=note, data=data
+    )
+
+
+async def _ticket(ticket_id: int) -> Ticket:
+    ticket = await Ticket.get_or_none(id=ticket_id).prefetch_related(
+        "department", "member", "enterprise"
+    )
+    if ticket is None:
+        raise NotFound("找不到该工单。")
+    return ticket
+
+
+async def _ticket_by_ref(ref: str) -> Ticket:
+    ticket = await Ticket.get_or_none(ref=ref.upper()).prefetch_related(
+        "department", "member", "enterprise"
+    )
+    if ticket is None:
+        raise NotFound(f"找不到工单 {ref}。")
+    return ticket
+
+
+def _due(cfg: DeskConfig, now: dt.datetime) -> dt.datetime:
+    """The resolution deadline: the end of the N-th working day after today (local time)."""
+    local = now.astimezone(cfg.tz)
+    day, _estimated = add_working_days(local.date(), cfg.resolve_working_days)
+    return dt.datetime.combine(day, OFFICE_CLOSE, tzinfo=cfg.tz).astimezone(dt.UTC)
+
+
+def _check_text(text: str, *, what: str = "内容") -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidInput(f"{what}不能为空。")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"{what}过长（{len(text)}字），请控制在{MAX_TEXT}字以内或分几次发送。")
+    return text
+
+
+async def _require_member(actor: Actor) -> Member:
+    if actor.user_id is None:
+        raise NotAllowed("请先发送 /start 完成企业注册。")
+    member = await Member.get_or_none(tg_user_id=actor.user_id).prefetch_related("enterprise")
+    if member is None:
+        raise NotAllowed("请先发送 /start 完成企业注册。")
+    return member
+
+
+async def _require_owner(actor: Actor, ticket: Ticket) -> Member:
+    member = await _require_member(actor)
+    if member.enterprise_id != ticket.enterprise_id:  # type: ignore[attr-defined]
+        raise NotAllowed("这不是贵单位的工单。")
+    return member
+
+
+async def _require_dept_group(cfg: DeskConfig, actor: Actor, ticket: Ticket) -> None:
+    """Staff act on a ticket only from the group bound to the ticket's department."""
+    dept = ticket.department
+    chat = await group_chat(dept.code) if dept else None
+    if chat is None or actor.chat_id != chat:
+        raise NotAllowed("只有工单所属部门的工作群可以办理此工单。")
+
+
+async def _require_triage_group(actor: Actor) -> None:
+    chat = await group_chat(TRIAGE_CODE)
+    if chat is None or actor.chat_id != chat:
+        raise NotAllowed("只有热线办分拨群可以分拨工单。")
+
+
+async def _member_chat(ticket: Ticket) -> int | None:
+    member = ticket.member if isinstance(ticket.member, Member) else await ticket.member
+    return member.chat_id
+
+
+async def _department(code: str) -> Department:
+    dept = await Department.get_or_none(code=code.upper(), active=True)
+    if dept is None:
+        raise InvalidInput(f"没有代码为 {code} 的部门。")
+    return dept
+
+
+async def _tell_enterprise(
+    cfg: DeskConfig, ticket: Ticket, kind: str, *, link_role: str | None = None, **extra: Any
+) -> None:
+    chat = await _member_chat(ticket)
+    if chat is None:
+        return
+    params = await ticket_params(ticket, tz=cfg.tz)
+    params.update(extra)
+    await enqueue(
+        chat_id=chat, kind=kind, params=params, ticket_id=ticket.id, link_role=link_role
+    )
+
+
+async def say(*, chat_id: int, kind: str, **params: Any) -> None:
+    """A plain reply (errors, help, unknown command) through the outbox."""
+    async with atomic():
+        await enqueue(chat_id=chat_id, kind=kind, params=params)
+
+
+# ---------------------------------------------------------------- intake (enterprise side)
+
+
+async def draft_request(cfg: DeskConfig, *, actor: Actor, text: str) -> None:
+    """A plain message from a registered enterprise: keep it as a draft and ask for 确认."""
+    async with atomic():
+        member = await _require_member(actor)
+        await _draft(member=member, actor=actor, text=text)
+
+
+async def _draft(*, member: Member, actor: Actor, text: str) -> None:
+    text = _check_text(text, what="诉求内容")
+    assert actor.chat_id is not None
+    draft = await Draft.create(member=member, text=text)
+    open_tickets = (
+        await Ticket.filter(enterprise_id=member.enterprise_id, status__in=OPEN_STATUSES)  # type: ignore[attr-defined]
+        .order_by("-id")
+        .limit(3)
+    )
+    await enqueue(
+        chat_id=actor.chat_id,
+        kind="draft_confirm",
+        params={"draft_id": draft.id, "text": text, "open": [[t.id, t.ref] for t in open_tickets]},
+    )
+
+
+async def decide_draft(
+    cfg: DeskConfig, *, actor: Actor, draft_id: int, action: str, ticket_id: int | None = None
+) -> str:
+    """The enterprise pressed 确认提交 / 补充到 TD… / 取消 under a draft.
+
+    Returns:
+        A short answer for the button press.
+    """
+    async with atomic():
+        member = await _require_member(actor)
+        draft = await Draft.get_or_none(id=draft_id)
+        if draft is None or draft.member_id != member.id:  # type: ignore[attr-defined]
+            raise NotFound("该草稿不存在。")
+        if draft.state != "pending":
+            raise Conflict("该诉求已处理过了。")
+        if action == "ok":
+            ticket = await _open(cfg, member=member, text=draft.text, channel="telegram")
+            draft.state, draft.ticket_id = "submitted", ticket.id
+            await draft.save()
+            return f"已提交：{ticket.ref}"
+        if action == "add" and ticket_id is not None:
+            ticket = await _ticket(ticket_id)
+            if ticket.enterprise_id != member.enterprise_id:  # type: ignore[attr-defined]
+                raise NotAllowed("这不是贵单位的工单。")
+            await _followup(cfg, ticket=ticket, actor=actor, text=draft.text)
+            draft.state, draft.ticket_id = "submitted", ticket.id
+            await draft.save()
+            return f"已补充到 {ticket.ref}"
+        draft.state = "cancelled"
+        await draft.save()
+        await enqueue(chat_id=member.chat_id or 0, kind="draft_cancelled", params={})
+        return "已取消"
+
+
+async def open_ticket(
+    cfg: DeskConfig, *, member: Member, text: str, channel: str = "telegram"
+) -> Ticket:
+    """Create a ticket from an enterprise's request, route it, and notify everyone concerned."""
+    text = _check_text(text, what="诉求内容")
+    async with atomic():
+        return await _open(cfg, member=member, text=text, channel=channel)
+
+
+async def _open(cfg: DeskConfig, *, member: Member, text: str, channel: str) -> Ticket:
+    now = cfg.now()
+    decision = cfg.router.route(text)
+    dept = await Department.get_or_none(code=decision.department, active=True)
+    auto = decision.auto and dept is not None
+    if cfg.auto_threshold is not None:
+        auto = auto and decision.confidence >= cfg.auto_threshold
+    status = TicketStatus.DISPATCHED if auto else TicketStatus.TRIAGE
+    ticket = await Ticket.create(
+        ref=await next_ref(now=now, tz=cfg.tz),
+        enterprise_id=member.enterprise_id,  # type: ignore[attr-defined]
+        member=member,
+        channel=channel,
+        text=text,
+        department=dept if auto else None,
+        status=status,
+        type=decision.type,
+        urgent=decision.urgent,
+        route_confidence=decision.confidence,
+        route_terms=list(decision.matched_terms),
+        route_candidates=[[c, s] for c, s in decision.candidates],
+        due_at=_due(cfg, now),
+        created_at=now,
+    )
+    await ticket.fetch_related("department", "member", "enterprise")
+    actor = Actor(kind="enterprise", user_id=member.tg_user_id, name=member.contact_name)
+    await _event(
+        ticket,
+        actor,
+        "create",
+        to_status=status.value,
+        data={
+            "route": {
+                "department": decision.department,
+                "confidence": decision.confidence,
+                "auto": decision.auto,
+                "candidates": [[c, s] for c, s in decision.candidates],
+                "matched": list(decision.matched_terms),
+            }
+        },
+    )
+    await _tell_enterprise(cfg, ticket, "ack", link_role="ack")
+    if auto:
+        await department_card(ticket, tz=cfg.tz, edit=False)
+    else:
+        await triage_card(ticket, tz=cfg.tz, edit=False)
+    return ticket
+
+
+async def _followup(
+    cfg: DeskConfig,
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    text: str = "",
+    file: dict[str, Any] | None = None,
+    label: str = "企业补充",
+) -> None:
+    """Add an enterprise's detail or file to a ticket and relay it to whoever holds it."""
+    check("followup", ticket.status)
+    await TicketMessage.create(
+        ticket_id=ticket.id,
+        direction="in",
+        author_id=actor.user_id,
+        author_name=actor.name,
+        kind=file["kind"] if file else "text",
+        text=text,
+        file_id=file.get("file_id") if file else None,
+        source_chat_id=actor.chat_id,
+        source_message_id=file.get("message_id") if file else None,
+    )
+    await _event(ticket, actor, "followup", note=text[:500], data={"file": bool(file)})
+    code = ticket.department.code if ticket.department else TRIAGE_CODE
+    if ticket.status == TicketStatus.TRIAGE:
+        code = TRIAGE_CODE
+    chat = await group_chat(code)
+    if chat is None:
+        return
+    params = {"ref": ticket.ref, "text": text, "label": label, "ticket_id": ticket.id}
+    role = "card" if code != TRIAGE_CODE else "triage"
+    if file:
+        params.update(
+            from_chat_id=actor.chat_id, message_id=file["message_id"], reply_role=role
+        )
+        await enqueue(
+            chat_id=chat, kind="copy", params=params, ticket_id=ticket.id, link_role="followup"
+        )
+    else:
+        params["reply_role"] = role
+        await enqueue(
+            chat_id=chat, kind="followup", params=params, ticket_id=ticket.id, link_role="followup"
+        )
+    if actor.chat_id is not None:
+        await enqueue(
+            chat_id=actor.chat_id,
+            kind="followup_ok",
+            params={"ref": ticket.ref},
+            ticket_id=ticket.id,
+        )
+
+
+async def _linked_ticket(chat_id: int, message_id: int | None) -> Ticket | None:
+    if message_id is None:
+        return None
+    link = await MessageLink.get_or_none(chat_id=chat_id, message_id=message_id)
+    if link is None:
+        return None
+    return await _ticket(link.ticket_id)
+
+
+async def enterprise_message(
+    cfg: DeskConfig,
+    *,
+    actor: Actor,
+    text: str = "",
+    reply_to: int | None = None,
+    file: dict[str, Any] | None = None,
+) -> None:
+    """Any message from a registered enterprise that is not a command.
+
+    A pending question (a reopen reason) takes the text; a reply to a message about a ticket
+    adds to that ticket; a file goes to the only open ticket; anything else becomes a draft.
+    """
+    assert actor.chat_id is not None and actor.user_id is not None
+    async with atomic():
+        member = await _require_member(actor)
+        pending = await PendingInput.get_or_none(chat_id=actor.chat_id, user_id=actor.user_id)
+        if pending is not None and file is None and text:
+            ticket = await _ticket(pending.ticket_id)  # type: ignore[attr-defined]
+            await pending.delete()
+            text = _check_text(text, what="原因")
+            ticket.rating_reason = text
+            await ticket.save(update_fields=["rating_reason"])
+            await _followup(cfg, ticket=ticket, actor=actor, text=text, label="重办原因")
+            return
+        ticket = await _linked_ticket(actor.chat_id, reply_to)
+        if ticket is not None and ticket.enterprise_id != member.enterprise_id:  # type: ignore[attr-defined]
+            ticket = None
+        if ticket is None and file is not None:
+            open_tickets = await Ticket.filter(
+                enterprise_id=member.enterprise_id,  # type: ignore[attr-defined]
+                status__in=OPEN_STATUSES,
+            ).prefetch_related("department", "member", "enterprise")
+            if len(open_tickets) == 1:
+                ticket = open_tickets[0]
+            else:
+                raise InvalidInput(
+                    "请先发文字描述诉求；如需为已有工单补充材料，请回复（引用）该工单的消息再发送。"
+                    if not open_tickets
+                    else "您有多个办理中的工单，请回复（引用）要补充的那个工单的消息再发送文件。"
+                )
+        if ticket is not None:
+            if file is None:
+                text = _check_text(text, what="补充内容")
+            await _followup(cfg, ticket=ticket, actor=actor, text=text, file=file)
+            return
+        await _draft(member=member, actor=actor, text=text)
+
+
+async def list_tickets(cfg: DeskConfig, *, actor: Actor, limit: int = 10) -> None:
+    """``/tickets``: the enterprise's latest tickets with status and deadline."""
+    assert actor.chat_id is not None
+    async with atomic():
+        member = await _require_member(actor)
+        tickets = (
+            await Ticket.filter(enterprise_id=member.enterprise_id)  # type: ignore[attr-defined]
+            .order_by("-id")
+            .limit(limit)
+            .prefetch_related("department", "member", "enterprise")
+        )
+        items = [await ticket_params(t, tz=cfg.tz) for t in tickets]
+        for item in items:
+            item.pop("phone", None)
+            item["text"] = item["text"][:60]
+            item["can_cancel"] = item["status"] in {s.value for s in OPEN_STATUSES}
+        await enqueue(chat_id=actor.chat_id, kind="ticket_list", params={"items": items})
+
+
+async def cancel_ticket(cfg: DeskConfig, *, actor: Actor, ticket_id: int) -> str:
+    """The enterprise withdraws its request."""
+    async with atomic():
+        ticket = await _ticket(ticket_id)
+        await _require_owner(actor, ticket)
+        now = cfg.now()
+        was_triage = ticket.status == TicketStatus.TRIAGE
+        await _move(ticket, "cancel", actor, now=now, closed_at=now, close_reason="已撤销")
+        await _tell_enterprise(cfg, ticket, "cancelled")
+        if was_triage:
+            await triage_card(ticket, tz=cfg.tz, edit=True, note="企业已撤销")
+        else:
+            await department_card(ticket, tz=cfg.tz, edit=True, note="企业已撤销")
+        return f"{ticket.ref} 已撤销"
+
+
+async def rate(cfg: DeskConfig, *, actor: Actor, ticket_id: int, choice: str) -> str:
+    """A return-visit button: ``s1`` 已解决, ``s0`` 未解决, ``m3``/``m2``/``m1`` satisfaction."""
+    if choice not in {"s1", "s0", *SATISFACTION}:
+        raise InvalidInput("无效的评价。")
+    async with atomic():
+        ticket = await _ticket(ticket_id)
+        await _require_owner(actor, ticket)
+        check("rate", ticket.status)
+        now = cfg.now()
+        if choice in ("s1", "s0"):
+            ticket.rating_solved = choice == "s1"
+        else:
+            ticket.rating_satisfaction = SATISFACTION[choice]
+        await ticket.save(update_fields=["rating_solved", "rating_satisfaction"])
+        await _event(ticket, actor, "rate", note=choice)
+        unhappy = ticket.rating_solved is False or ticket.rating_satisfaction == "不满意"
+        if unhappy:
+            await _move(
+                ticket,
+                "reopen",
+                actor,
+                now=now,
+                note="企业评价：" + _rating_text(ticket),
+                reopen_count=ticket.reopen_count + 1,
+                claimed_by_id=None,
+                claimed_by_name=None,
+                claimed_at=None,
+                rated_at=now,
+                due_at=_due(cfg, now),
+            )
+            await PendingInput.filter(chat_id=actor.chat_id, user_id=actor.user_id).delete()
+            await PendingInput.create(
+                chat_id=actor.chat_id, user_id=actor.user_id, kind="reason", ticket=ticket
+            )
+            await _tell_enterprise(cfg, ticket, "visit", link_role="visit", edit=True, done=True)
+            await _tell_enterprise(cfg, ticket, "reopened_ack")
+            await department_card(
+                ticket, tz=cfg.tz, edit=False, note="企业评价：" + _rating_text(ticket)
+            )
+            return "已退回重办"
+        if ticket.rating_solved is not None and ticket.rating_satisfaction is not None:
+            await _move(
+                ticket, "close", actor, now=now, rated_at=now, closed_at=now, close_reason="已评价"
+            )
+            await _tell_enterprise(cfg, ticket, "visit", link_role="visit", edit=True, done=True)
+            await department_card(
+                ticket, tz=cfg.tz, edit=True, note="企业评价：" + _rating_text(ticket)
+            )
+            return "感谢您的评价！"
+        await _tell_enterprise(
+            cfg,
+            ticket,
+            "visit",
+            link_role="visit",
+            edit=True,
+            solved=ticket.rating_solved,
+            satisfaction=ticket.rating_satisfaction,
+        )
+        return "已记录，请继续评价"
+
+
+def _rating_text(ticket: Ticket) -> str:
+    solved = {True: "已解决", False: "未解决", None: "未选"}[ticket.rating_solved]
+    return f"{solved}／{ticket.rating_satisfaction or '未选'}"
+
+
+# ---------------------------------------------------------------- staff side
+
+
+async def bind_group(
+    cfg: DeskConfig, *, actor: Actor, code: str, title: str = ""
+) -> None:
+    """``/bind CODE`` by an admin in a group: that group now receives the code's tickets."""
+    assert actor.chat_id is not None
+    if not cfg.is_admin(actor.user_id):
+        raise NotAllowed("只有管理员可以绑定群组。")
+    code = code.strip().upper()
+    async with atomic():
+        if code != TRIAGE_CODE:
+            dept = await Department.get_or_none(code=code, active=True)
+            if dept is None:
+                codes = " ".join(d.code for d in await Department.filter(active=True))
+                raise InvalidInput(f"未知的部门代码 {code}。可用代码：{codes} 以及 TRIAGE（分拨群）。")
+            name = dept.name
+        else:
+            name = "热线办分拨群"
+        await GroupBinding.filter(chat_id=actor.chat_id).exclude(code=code).delete()
+        binding = await GroupBinding.get_or_none(code=code)
+        if binding is None:
+            await GroupBinding.create(
+                code=code, chat_id=actor.chat_id, title=title, bound_by=actor.user_id
+            )
+        else:
+            binding.chat_id, binding.title, binding.bound_by = actor.chat_id, title, actor.user_id
+            await binding.save()
+        await enqueue(chat_id=actor.chat_id, kind="bound", params={"code": code, "name": name})
+        # Post what this group should already see (tickets that waited for the binding).
+        if code == TRIAGE_CODE:
+            waiting = await Ticket.filter(status=TicketStatus.TRIAGE).order_by("id")
+            for t in waiting:
+                await triage_card(t, tz=cfg.tz, edit=False)
+        else:
+            waiting = await Ticket.filter(
+                department__code=code,
+                status__in=[s for s in OPEN_STATUSES if s != TicketStatus.TRIAGE],
+            ).order_by("id")
+            for t in waiting:
+                await department_card(t, tz=cfg.tz, edit=False)
+
+
+async def card_action(
+    cfg: DeskConfig, *, actor: Actor, ticket_id: int, action: str, arg: str | None = None
+) -> str:
+    """A button on a group card. Checks the presser's group and the ticket's state first.
+
+    Returns:
+        A short answer for the button press (a toast).
+    """
+    async with atomic():
+        ticket = await _ticket(ticket_id)
+        now = cfg.now()
+        if action in ("pick", "dispatch", "tback"):
+            await _require_triage_group(actor)
+            check("dispatch", ticket.status)
+            if action == "pick":
+                await triage_card(
+                    ticket, tz=cfg.tz, edit=True, picker=await department_choices()
+                )
+                return "请选择部门"
+            if action == "tback":
+                await triage_card(ticket, tz=cfg.tz, edit=True)
+                return "已返回"
+            dept = await _department(arg or "")
+            await _move(
+                ticket,
+                "dispatch",
+                actor,
+                now=now,
+                note=f"分拨至{dept.short}",
+                data={"department": dept.code},
+                department_id=dept.id,
+            )
+            ticket.department = dept
+            await triage_card(ticket, tz=cfg.tz, edit=True, note=f"已由{actor.name}分拨至{dept.short}")
+            await department_card(ticket, tz=cfg.tz, edit=False)
+            await _tell_enterprise(cfg, ticket, "dispatched")
+            return f"已分拨至{dept.short}"
+
+        await _require_dept_group(cfg, actor, ticket)
+        if action == "claim":
+            await _move(
+                ticket,
+                "claim",
+                actor,
+                now=now,
+                claimed_by_id=actor.user_id,
+                claimed_by_name=actor.name,
+                claimed_at=now,
+            )
+            await department_card(ticket, tz=cfg.tz, edit=True)
+            await _tell_enterprise(cfg, ticket, "claimed")
+            return "认领成功"
+        if action == "transfer":
+            check("transfer", ticket.status)
+            choices = await department_choices(
+                exclude=ticket.department.code if ticket.department else None
+            )
+            await department_card(ticket, tz=cfg.tz, edit=True, picker=choices)
+            return "请选择转办部门"
+        if action == "back":
+            await department_card(ticket, tz=cfg.tz, edit=True)
+            return "已返回"
+        if action == "to":
+            dept = await _department(arg or "")
+            old = ticket.department
+            if old is not None and dept.id == old.id:
+                raise InvalidInput("不能转办给本部门。")
+            note = f"{old.short if old else ''} {actor.name} 转办至{dept.short}"
+            await _move(
+                ticket,
+                "transfer",
+                actor,
+                now=now,
+                note=note,
+                data={"from": old.code if old else None, "to": dept.code},
+                department_id=dept.id,
+                claimed_by_id=None,
+                claimed_by_name=None,
+                claimed_at=None,
+            )
+            # The old group's card is edited, the new group gets a fresh card: both see it.
+            old_chat = actor.chat_id
+            params = await ticket_params(ticket, tz=cfg.tz)
+            params.update(actions=[], note=f"已转办至{dept.short}（{actor.name}）", edit=True)
+            if old_chat is not None:
+                await enqueue(
+                    chat_id=old_chat, kind="card", params=params, ticket_id=ticket.id,
+                    link_role="card",
+                )
+            ticket.department = dept
+            await department_card(
+                ticket, tz=cfg.tz, edit=False, note=f"由{old.short if old else '—'}转来"
+            )
+            await _tell_enterprise(cfg, ticket, "transferred")
+            return f"已转办至{dept.short}"
+        if action in ("return", "resolve"):
+            check(action, ticket.status)
+            assert actor.chat_id is not None and actor.user_id is not None
+            await PendingInput.filter(chat_id=actor.chat_id, user_id=actor.user_id).delete()
+            await PendingInput.create(
+                chat_id=actor.chat_id, user_id=actor.user_id, kind=action, ticket=ticket
+            )
+            await enqueue(
+                chat_id=actor.chat_id,
+                kind=f"ask_{action}",
+                params={"ref": ticket.ref, "who": actor.name, "ticket_id": ticket.id},
+                ticket_id=ticket.id,
+                link_role="prompt",
+            )
+            return "请在群里发送" + ("退回原因" if action == "return" else "办理结果")
+        raise InvalidInput("未知操作。")
+
+
+async def _return(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, reason: str) -> None:
+    now = cfg.now()
+    old = ticket.department
+    await _move(
+        ticket,
+        "return",
+        actor,
+        now=now,
+        note=reason,
+        data={"from": old.code if old else None},
+        department_id=None,
+        claimed_by_id=None,
+        claimed_by_name=None,
+        claimed_at=None,
+    )
+    params = await ticket_params(ticket, tz=cfg.tz)
+    params.update(actions=[], note=f"已退回分拨（{actor.name}）：{reason}", edit=True)
+    if actor.chat_id is not None:
+        await enqueue(
+            chat_id=actor.chat_id, kind="card", params=params, ticket_id=ticket.id,
+            link_role="card",
+        )
+    ticket.department = None
+    await triage_card(
+        ticket, tz=cfg.tz, edit=False, note=f"{old.short if old else ''}退回：{reason}"
+    )
+
+
+async def _resolve(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, result: str) -> None:
+    now = cfg.now()
+    extra: dict[str, Any] = {}
+    if ticket.claimed_by_id is None:
+        extra = {"claimed_by_id": actor.user_id, "claimed_by_name": actor.name, "claimed_at": now}
+    await _move(
+        ticket,
+        "resolve",
+        actor,
+        now=now,
+        note=result[:500],
+        result=result,
+        resolved_at=now,
+        resolved_by_name=actor.name,
+        rating_solved=None,
+        rating_satisfaction=None,
+        **extra,
+    )
+    await TicketMessage.create(
+        ticket_id=ticket.id, direction="out", author_id=actor.user_id,
+        author_name=actor.name, text=result,
+    )
+    await department_card(ticket, tz=cfg.tz, edit=True)
+    await _tell_enterprise(cfg, ticket, "visit", link_role="visit")
+
+
+async def done_command(cfg: DeskConfig, *, actor: Actor, ref: str, result: str) -> None:
+    """``/done REF result`` in the department's group."""
+    result = _check_text(result, what="办理结果")
+    async with atomic():
+        ticket = await _ticket_by_ref(ref)
+        await _require_dept_group(cfg, actor, ticket)
+        await _resolve(cfg, actor=actor, ticket=ticket, result=result)
+
+
+async def group_message(
+    cfg: DeskConfig,
+    *,
+    actor: Actor,
+    text: str = "",
+    reply_to: int | None = None,
+    file: dict[str, Any] | None = None,
+) -> bool:
+    """A non-command message in a group: an answer to a prompt, or a reply to a ticket message.
+
+    Returns:
+        False when the message was not about a ticket (ordinary group chatter is ignored).
+    """
+    assert actor.chat_id is not None and actor.user_id is not None
+    async with atomic():
+        pending = await PendingInput.get_or_none(chat_id=actor.chat_id, user_id=actor.user_id)
+        if pending is not None and file is None and text:
+            ticket = await _ticket(pending.ticket_id)  # type: ignore[attr-defined]
+            await pending.delete()
+            await _require_dept_group(cfg, actor, ticket)
+            if pending.kind == "return":
+                await _return(cfg, actor=actor, ticket=ticket, reason=_check_text(text, what="退回原因"))
+            else:
+                await _resolve(cfg, actor=actor, ticket=ticket, result=_check_text(text, what="办理结果"))
+            return True
+        ticket = await _linked_ticket(actor.chat_id, reply_to)
+        if ticket is None:
+            return False
+        await _require_dept_group(cfg, actor, ticket)
+        check("progress", ticket.status)
+        if file is None:
+            text = _check_text(text, what="回复内容")
+        await TicketMessage.create(
+            ticket_id=ticket.id, direction="out", author_id=actor.user_id,
+            author_name=actor.name, kind=file["kind"] if file else "text", text=text,
+            file_id=file.get("file_id") if file else None,
+        )
+        await _event(ticket, actor, "progress", note=text[:500])
+        chat = await _member_chat(ticket)
+        if chat is not None:
+            params = {"ref": ticket.ref, "text": text, "ticket_id": ticket.id,
+                      "department": ticket.department.short if ticket.department else ""}
+            if file:
+                params.update(from_chat_id=actor.chat_id, message_id=file["message_id"])
+                await enqueue(chat_id=chat, kind="copy_progress", params=params,
+                              ticket_id=ticket.id, link_role="progress")
+            else:
+                await enqueue(chat_id=chat, kind="progress", params=params,
+                              ticket_id=ticket.id, link_role="progress")
+        await enqueue(chat_id=actor.chat_id, kind="progress_ok",
+                      params={"ref": ticket.ref}, ticket_id=ticket.id)
+        return True
+
+
+async def cancel_pending(*, actor: Actor) -> bool:
+    """``/cancel``: forget a question waiting for this user's answer in this chat."""
+    async with atomic():
+        deleted = await PendingInput.filter(chat_id=actor.chat_id, user_id=actor.user_id).delete()
+        if deleted and actor.chat_id is not None:
+            await enqueue(chat_id=actor.chat_id, kind="pending_cancelled", params={})
+        return bool(deleted)
+
+
+# ---------------------------------------------------------------- scheduled work
+
+
+async def close_unrated(cfg: DeskConfig) -> int:
+    """Close tickets whose return visit got no answer within the window (未评价)."""
+    now = cfg.now()
+    local_today = now.astimezone(cfg.tz).date()
+    closed = 0
+    for ticket in await Ticket.filter(status=TicketStatus.RESOLVED).prefetch_related(
+        "department", "member", "enterprise"
+    ):
+        assert ticket.resolved_at is not None
+        until, _ = add_working_days(ticket.resolved_at.astimezone(cfg.tz).date(),
+                                    cfg.visit_working_days)
+        if local_today <= until:
+            continue
+        try:
+            async with atomic():
+                await _move(ticket, "close", Actor.system(), now=now, note="回访期满未评价",
+                            closed_at=now, close_reason="未评价")
+                await _tell_enterprise(cfg, ticket, "visit", link_role="visit", edit=True,
+                                       done=True, expired=True)
+                await department_card(ticket, tz=cfg.tz, edit=True, note="回访期满，未评价")
+            closed += 1
+        except Conflict:
+            continue
+    return closed

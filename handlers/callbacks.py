@@ -1,0 +1,54 @@
+"""Callback data: built and parsed in one place, always under Telegram's 64-byte limit.
+
+Format ``<scope>:<id>:<action>[:<arg>]`` — scope ``t`` ticket card, ``d`` draft, ``v`` return
+visit, ``c`` cancel. Parsing is strict; anything else is rejected before the desk is called, and
+the desk still checks the ticket's state and the presser's chat (so a forged but well-formed
+button changes nothing it may not change).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_PATTERN = re.compile(r"^(t|d|v|c):(\d{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?$")
+
+
+@dataclass(frozen=True)
+class Callback:
+    scope: str
+    id: int
+    action: str
+    arg: str | None = None
+
+    def encode(self) -> str:
+        data = f"{self.scope}:{self.id}:{self.action}" + (f":{self.arg}" if self.arg else "")
+        if len(data.encode()) > 64:
+            raise ValueError("callback data over 64 bytes")
+        return data
+
+
+def parse(data: str | None) -> Callback | None:
+    """The callback, or None when ``data`` is not one of ours (forged, truncated, empty)."""
+    if not data:
+        return None
+    m = _PATTERN.match(data)
+    if not m:
+        return None
+    return Callback(scope=m.group(1), id=int(m.group(2)), action=m.group(3), arg=m.group(4))
+
+
+def ticket(ticket_id: int, action: str, arg: str | None = None) -> str:
+    return Callback("t", ticket_id, action, arg).encode()
+
+
+def draft(draft_id: int, action: str, arg: str | None = None) -> str:
+    return Callback("d", draft_id, action, arg).encode()
+
+
+def visit(ticket_id: int, choice: str) -> str:
+    return Callback("v", ticket_id, choice).encode()
+
+
+def cancel(ticket_id: int) -> str:
+    return Callback("c", ticket_id, "cancel").encode()

@@ -1,0 +1,408 @@
+"""Turning outbox messages (a kind and its params) into Telegram operations.
+
+Pure functions: no I/O. The sender in ``bot`` executes the operations. All user text is HTML
+escaped here, and texts longer than Telegram's 4096 characters are split into parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from . import callbacks as cb
+from . import texts as T
+
+LIMIT = 4096
+CARD_TEXT_LIMIT = 2500  # request text shown on a card; the rest follows as continuation parts
+
+Buttons = list[list[tuple[str, str]]]
+
+
+@dataclass
+class Send:
+    """Send a text message (HTML), optionally with inline buttons or as a reply."""
+
+    text: str
+    buttons: Buttons | None = None
+    reply_role: str | None = None  # reply to this ticket's message of that role in the chat
+    contact_button: str | None = None  # a reply keyboard asking for the user's phone
+    remove_keyboard: bool = False
+
+
+@dataclass
+class Edit:
+    """Edit this ticket's message of ``role`` in the chat; send anew if there is none."""
+
+    role: str
+    text: str
+    buttons: Buttons | None = None
+
+
+@dataclass
+class Copy:
+    """Copy a user's message (photo, document) into another chat with a caption."""
+
+    from_chat_id: int
+    message_id: int
+    caption: str
+    reply_role: str | None = None
+
+
+Op = Send | Edit | Copy
+
+
+@dataclass
+class Rendered:
+    ops: list[Op] = field(default_factory=list)
+
+
+def split_html(head: str, body: str, *, limit: int = LIMIT) -> list[str]:
+    """``head`` (HTML) + escaped ``body``, split into parts that each fit ``limit``.
+
+    The body is split on raw characters (preferring line ends) and escaped per part, so an
+    entity such as ``&amp;`` is never cut in two.
+    """
+    first_room = limit - len(head) - 40
+    parts: list[str] = []
+    raw = body
+    room = first_room
+    while True:
+        chunk = _take(raw, room)
+        parts.append(escape(chunk))
+        raw = raw[len(chunk):]
+        if not raw:
+            break
+        room = limit - 60
+    if len(parts) == 1:
+        return [head + parts[0]]
+    total = len(parts)
+    out = [head + parts[0]]
+    for n, part in enumerate(parts[1:], start=2):
+        out.append(T.CONTINUED.format(n=n, total=total) + "\n" + part)
+    return out
+
+
+def _take(raw: str, room: int) -> str:
+    """The longest prefix of ``raw`` whose escaped form fits ``room``, cut at a line end."""
+    size, end = 0, 0
+    for i, ch in enumerate(raw):
+        size += len(escape(ch))
+        if size > room:
+            break
+        end = i + 1
+    if end >= len(raw):
+        return raw
+    cut = raw.rfind("\n", 0, end)
+    return raw[: cut + 1] if cut > end // 2 else raw[:end]
+
+
+def _sends(head: str, body: str, **kw: Any) -> list[Op]:
+    parts = split_html(head, body)
+    ops: list[Op] = [Send(text=p) for p in parts[:-1]]
+    ops.append(Send(text=parts[-1], **kw))
+    return ops
+
+
+def render(kind: str, p: dict[str, Any]) -> list[Op]:
+    """The Telegram operations for one outbox message."""
+    fn = _RENDERERS.get(kind)
+    if fn is None:
+        return [Send(text=escape(p.get("message") or kind))]
+    return fn(p)
+
+
+# ---------------------------------------------------------------- registration
+
+
+def _reg(step: str) -> Any:
+    def fn(p: dict[str, Any]) -> list[Op]:
+        lines = []
+        if p.get("first"):
+            lines.append(T.WELCOME)
+        if p.get("error"):
+            lines.append(T.ERROR.format(message=escape(p["error"])))
+        lines.append(T.REG_STEPS[step])
+        return [
+            Send(
+                text="\n".join(lines),
+                contact_button=T.BTN["share_phone"] if step == "phone" else None,
+            )
+        ]
+
+    return fn
+
+
+def _reg_done(p: dict[str, Any]) -> list[Op]:
+    text = T.REG_DONE.format(
+        enterprise=escape(p["enterprise"]),
+        credit_code=escape(p.get("credit_code") or "未提供"),
+        contact=escape(p["contact"]),
+        phone=escape(p["phone"]),
+    )
+    if p.get("joined"):
+        text += "\n" + T.REG_JOINED
+    return [Send(text=text, remove_keyboard=True)]
+
+
+def _fixed(text: str) -> Any:
+    return lambda p: [Send(text=text)]
+
+
+def _fmt(template: str, **extra: str) -> Any:
+    """A template filled with the escaped params."""
+
+    def fn(p: dict[str, Any]) -> list[Op]:
+        values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+        values.update(extra)
+        return [Send(text=template.format(**values))]
+
+    return fn
+
+
+# ---------------------------------------------------------------- enterprise side
+
+
+def _draft_confirm(p: dict[str, Any]) -> list[Op]:
+    rows: Buttons = [[(T.BTN["confirm"], cb.draft(p["draft_id"], "ok"))]]
+    for tid, ref in p.get("open", []):
+        rows.append([(T.BTN["add_to"].format(ref=ref), cb.draft(p["draft_id"], "add", str(tid)))])
+    rows.append([(T.BTN["discard"], cb.draft(p["draft_id"], "no"))])
+    head, tail = T.DRAFT_CONFIRM.split("{text}")
+    if p.get("open"):
+        tail += "\n" + T.DRAFT_CONFIRM_OPEN
+    text = p["text"]
+    if len(text) > 1500:
+        text = text[:1500] + f"…（共{len(p['text'])}字）"
+    return [Send(text=head + escape(text) + tail, buttons=rows)]
+
+
+def _ack(p: dict[str, Any]) -> list[Op]:
+    template = T.ACK if p.get("status") != "triage" else T.ACK_TRIAGE
+    text = template.format(
+        ref=p["ref"], department=escape(p["department"]), deadline=p["deadline"]
+    )
+    buttons = [[(T.BTN["cancel_ticket"].format(ref=p["ref"]), cb.cancel(p["ticket_id"]))]]
+    return [Send(text=text, buttons=buttons)]
+
+
+def _visit(p: dict[str, Any]) -> list[Op]:
+    text = T.VISIT.format(
+        ref=p["ref"], department=escape(p["department"]), result=escape(p.get("result") or "")
+    )
+    tid = p["ticket_id"]
+    solved, satisfaction = p.get("solved"), p.get("satisfaction")
+    rows: Buttons = []
+    if p.get("done"):
+        if p.get("expired"):
+            text += "\n\n" + T.VISIT_EXPIRED
+        else:
+            text += "\n\n" + T.VISIT_DONE.format(chosen=escape(_chosen(p)))
+    else:
+        if solved is None:
+            rows.append([(T.BTN["solved"], cb.visit(tid, "s1")),
+                         (T.BTN["unsolved"], cb.visit(tid, "s0"))])
+        if satisfaction is None:
+            rows.append([(T.BTN["m3"], cb.visit(tid, "m3")), (T.BTN["m2"], cb.visit(tid, "m2")),
+                         (T.BTN["m1"], cb.visit(tid, "m1"))])
+        if solved is not None or satisfaction is not None:
+            text += "\n\n" + T.VISIT_PARTIAL.format(chosen=escape(_chosen(p)))
+    if p.get("edit"):
+        return [Edit(role="visit", text=text, buttons=rows or None)]
+    head = text
+    if len(head) > LIMIT:
+        parts = split_html("", text.replace("<b>", "").replace("</b>", ""))
+        return [Send(text=x) for x in parts[:-1]] + [Send(text=parts[-1], buttons=rows)]
+    return [Send(text=head, buttons=rows or None)]
+
+
+def _chosen(p: dict[str, Any]) -> str:
+    solved = {True: "已解决", False: "未解决"}.get(p.get("solved"))  # type: ignore[arg-type]
+    return "／".join(x for x in (solved, p.get("satisfaction")) if x)
+
+
+def _progress(p: dict[str, Any]) -> list[Op]:
+    head, tail = T.PROGRESS.split("{text}")
+    head = head.format(ref=p["ref"], department=escape(p.get("department") or ""))
+    return _sends(head, p["text"] + tail.replace("\n\n", "\n\n", 1))
+
+
+def _copy_progress(p: dict[str, Any]) -> list[Op]:
+    caption = T.PROGRESS_FILE.format(ref=p["ref"], department=escape(p.get("department") or ""))
+    if p.get("text"):
+        caption += "：" + escape(p["text"][:800])
+    return [Copy(from_chat_id=p["from_chat_id"], message_id=p["message_id"], caption=caption)]
+
+
+def _ticket_list(p: dict[str, Any]) -> list[Op]:
+    items = p.get("items") or []
+    if not items:
+        return [Send(text=T.TICKET_LIST_EMPTY)]
+    lines = [T.TICKET_LIST_HEAD.format(count=len(items))]
+    rows: Buttons = []
+    for n, item in enumerate(items, start=1):
+        lines.append(
+            T.TICKET_LIST_ITEM.format(
+                n=n, ref=item["ref"], department=escape(item["department"]),
+                status_label=item["status_label"], deadline=item["deadline"],
+                text=escape(item["text"]),
+            )
+        )
+        if item.get("can_cancel"):
+            rows.append([(T.BTN["cancel_ticket"].format(ref=item["ref"]),
+                          cb.cancel(item["ticket_id"]))])
+    return [Send(text="\n".join(lines), buttons=rows or None)]
+
+
+# ---------------------------------------------------------------- groups
+
+
+def _card(p: dict[str, Any]) -> list[Op]:
+    tid = p["ticket_id"]
+    reopened = p.get("status") == "reopened"
+    head = T.CARD_HEAD.format(
+        icon="🔁" if reopened else ("🚨" if p.get("urgent") else "🆕"),
+        ref=p["ref"],
+        urgent="｜紧急" if p.get("urgent") else "",
+        type=p["type"],
+        department=escape(p["department"]),
+    )
+    claimant = f"（承办人：{escape(p['claimant'])}）" if p.get("claimant") else ""
+    lines = [head]
+    if reopened or p.get("reopen_count"):
+        lines.append(T.CARD_REOPEN.format(n=p.get("reopen_count") or 1))
+    lines.append(
+        T.CARD_BODY.format(
+            enterprise=escape(p["enterprise"]), contact=escape(p["contact"]),
+            phone=escape(p["phone"]), deadline=p["deadline"],
+            status_label=p["status_label"], claimant=claimant,
+        )
+    )
+    if p.get("matched"):
+        lines.append(T.CARD_MATCHED.format(terms=escape("、".join(p["matched"][:8]))))
+    if p.get("result") and p.get("status") in ("resolved", "closed"):
+        lines.append("办理结果：" + escape(_clip(p["result"], 800)))
+    if p.get("note"):
+        lines.append("📌 " + escape(p["note"]))
+    lines.append("——————")
+    picker = p.get("picker")
+    if picker:
+        rows = _picker(picker, lambda code: cb.ticket(tid, "to", code))
+        rows.append([(T.BTN["back"], cb.ticket(tid, "back"))])
+    else:
+        rows = [[(T.BTN[a], cb.ticket(tid, a)) for a in p.get("actions") or []]]
+        rows = [r for r in rows if r]
+    return _card_ops(lines, p, rows)
+
+
+def _triage_card(p: dict[str, Any]) -> list[Op]:
+    tid = p["ticket_id"]
+    lines = [T.TRIAGE_HEAD.format(ref=p["ref"], urgent="｜紧急" if p.get("urgent") else "",
+                                  type=p["type"])]
+    lines.append(
+        T.CARD_BODY.format(
+            enterprise=escape(p["enterprise"]), contact=escape(p["contact"]),
+            phone=escape(p["phone"]), deadline=p["deadline"],
+            status_label=p["status_label"], claimant="",
+        )
+    )
+    if p.get("candidates"):
+        lines.append(T.TRIAGE_SUGGEST.format(
+            candidates=" / ".join(f"{escape(name)} {score:g}" for _, name, score in p["candidates"]),
+            confidence=p.get("confidence") or 0.0,
+        ))
+    if p.get("matched"):
+        lines.append(T.CARD_MATCHED.format(terms=escape("、".join(p["matched"][:8]))))
+    if p.get("note"):
+        lines.append("📌 " + escape(p["note"]))
+    lines.append("——————")
+    rows: Buttons = []
+    if p.get("picker"):
+        rows = _picker(p["picker"], lambda code: cb.ticket(tid, "dispatch", code))
+        rows.append([(T.BTN["back"], cb.ticket(tid, "tback"))])
+    elif "dispatch" in (p.get("actions") or []):
+        top = [(f"→ {name}", cb.ticket(tid, "dispatch", code))
+               for code, name, _ in (p.get("candidates") or [])[:3]]
+        if top:
+            rows.append(top)
+        rows.append([(T.BTN["more"], cb.ticket(tid, "pick"))])
+    return _card_ops(lines, p, rows, role="triage")
+
+
+def _card_ops(lines: list[str], p: dict[str, Any], rows: Buttons, role: str = "card") -> list[Op]:
+    head = "\n".join(lines) + "\n"
+    body = p.get("text") or ""
+    shown = _clip(body, CARD_TEXT_LIMIT)
+    text = head + escape(shown)
+    if p.get("edit"):
+        return [Edit(role=role, text=text, buttons=rows or None)]
+    ops: list[Op] = [Send(text=text, buttons=rows or None)]
+    if len(body) > len(shown.rstrip("…")):
+        rest = body[CARD_TEXT_LIMIT:]
+        for part in split_html(f"<b>{p['ref']}</b> 诉求全文（续）\n", rest):
+            ops.append(Send(text=part, reply_role=role))
+    return ops
+
+
+def _picker(choices: list[list[str]], data: Any) -> Buttons:
+    buttons = [(name, data(code)) for code, name in choices]
+    return [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def _followup(p: dict[str, Any]) -> list[Op]:
+    head = T.FOLLOWUP.split("{text}")[0].format(ref=p["ref"], label=escape(p.get("label", "")))
+    parts = split_html(head, p.get("text") or "")
+    return [Send(text=x, reply_role=p.get("reply_role")) for x in parts]
+
+
+def _copy(p: dict[str, Any]) -> list[Op]:
+    caption = T.FOLLOWUP_FILE.format(ref=p["ref"], label=escape(p.get("label", "")))
+    if p.get("text"):
+        caption += "：" + escape(p["text"][:800])
+    return [Copy(from_chat_id=p["from_chat_id"], message_id=p["message_id"], caption=caption,
+                 reply_role=p.get("reply_role"))]
+
+
+_RENDERERS: dict[str, Any] = {
+    "reg_ask_name": _reg("name"),
+    "reg_ask_code": _reg("code"),
+    "reg_ask_contact": _reg("contact"),
+    "reg_ask_phone": _reg("phone"),
+    "reg_done": _reg_done,
+    "reg_cancelled": _fixed(T.REG_CANCELLED),
+    "welcome_back": _fmt(T.WELCOME_BACK),
+    "not_registered": _fixed(T.NOT_REGISTERED),
+    "contact_ignored": _fixed(T.CONTACT_IGNORED),
+    "unknown_command": _fixed(T.UNKNOWN_COMMAND),
+    "group_help": _fixed(T.GROUP_HELP),
+    "nothing_to_cancel": _fixed(T.NOTHING_TO_CANCEL),
+    "pending_cancelled": _fixed(T.PENDING_CANCELLED),
+    "error": _fmt(T.ERROR),
+    "draft_confirm": _draft_confirm,
+    "draft_cancelled": _fixed(T.DRAFT_CANCELLED),
+    "ack": _ack,
+    "dispatched": _fmt(T.DISPATCHED),
+    "claimed": _fmt(T.CLAIMED),
+    "transferred": _fmt(T.TRANSFERRED),
+    "progress": _progress,
+    "copy_progress": _copy_progress,
+    "followup_ok": _fmt(T.FOLLOWUP_OK),
+    "cancelled": _fmt(T.CANCELLED),
+    "reopened_ack": _fmt(T.REOPENED_ACK),
+    "visit": _visit,
+    "ticket_list": _ticket_list,
+    "card": _card,
+    "triage_card": _triage_card,
+    "followup": _followup,
+    "copy": _copy,
+    "progress_ok": _fmt(T.PROGRESS_OK),
+    "ask_resolve": _fmt(T.ASK_RESOLVE),
+    "ask_return": _fmt(T.ASK_RETURN),
+    "bound": _fmt(T.BOUND),
+    "done_usage": _fixed(T.DONE_USAGE),
+    "bind_usage": _fixed(T.BIND_USAGE),
+}

@@ -1,0 +1,117 @@
+"""Chinese copy of the Telegram channel: every word the bot says lives here."""
+
+from __future__ import annotations
+
+HOTLINE = "泰达企业服务热线（25201111）"
+
+BTN = {
+    "claim": "✋ 认领",
+    "transfer": "🔀 转办",
+    "return": "↩️ 退回",
+    "resolve": "✅ 办结",
+    "back": "⬅️ 返回",
+    "more": "其他部门…",
+    "confirm": "✅ 确认提交",
+    "discard": "❌ 取消",
+    "add_to": "➕ 补充到 {ref}",
+    "cancel_ticket": "撤销工单 {ref}",
+    "solved": "已解决",
+    "unsolved": "未解决",
+    "m3": "满意",
+    "m2": "基本满意",
+    "m1": "不满意",
+    "share_phone": "📱 分享我的手机号",
+    "skip": "跳过",
+}
+
+REG_STEPS = {
+    "name": "第1步（共4步）：请输入<b>企业名称</b>（营业执照上的全称）。",
+    "code": "第2步（共4步）：请输入18位<b>统一社会信用代码</b>；不便提供请发送「跳过」。",
+    "contact": "第3步（共4步）：请输入<b>联系人</b>姓名。",
+    "phone": "第4步（共4步）：请输入联系人<b>手机</b>号码，或点击下方按钮分享您的手机号。",
+}
+
+WELCOME = f"您好！这里是{HOTLINE}。首次使用请先完成企业注册。"
+REG_DONE = (
+    "✅ 注册成功！\n企业：{enterprise}\n信用代码：{credit_code}\n联系人：{contact}\n手机：{phone}\n\n"
+    "现在可以直接发送文字，描述您遇到的问题（办事难点、政策咨询、投诉建议等），"
+    "我们会生成工单、转交主管部门并限时办结。发送 /tickets 查看我的工单。"
+)
+REG_JOINED = "（贵单位已有同事注册，您已加入同一企业账户。）"
+REG_CANCELLED = "已取消注册。发送 /start 可重新开始。"
+WELCOME_BACK = (
+    "您好，{contact}（{enterprise}）。请直接发送文字描述您的问题；"
+    "发送 /tickets 查看我的工单。"
+)
+NOT_REGISTERED = "请先发送 /start 完成企业注册，再提交诉求。"
+CONTACT_IGNORED = "已收到联系人信息。如需提交诉求，请直接发送文字描述。"
+UNKNOWN_COMMAND = (
+    "未知命令。可用命令：\n/start 注册或查看身份\n/tickets 我的工单\n/cancel 取消当前操作"
+)
+GROUP_HELP = (
+    "工作群命令：\n/bind 部门代码（管理员绑定本群）\n/done 工单号 办理结果\n/cancel 取消当前操作\n"
+    "回复（引用）工单卡片即可向企业发送办理进展。"
+)
+NOTHING_TO_CANCEL = "当前没有需要取消的操作。"
+PENDING_CANCELLED = "已取消。"
+ERROR = "⚠️ {message}"
+INTERNAL_ERROR = "⚠️ 系统繁忙，请稍后再试。"
+
+DRAFT_CONFIRM = "📝 请确认是否提交以下诉求：\n\n{text}\n\n确认后将生成工单，转交主管部门办理。"
+DRAFT_CONFIRM_OPEN = "如这是对已有工单的补充，请选择「补充到」对应工单。"
+DRAFT_CANCELLED = "已取消，本条诉求未提交。"
+
+ACK = (
+    "✅ 已受理，工单号 <b>{ref}</b>\n承办部门：{department}\n办理时限：{deadline}前\n\n"
+    "如需补充说明或材料，请回复（引用）本条消息发送。"
+)
+ACK_TRIAGE = (
+    "✅ 已受理，工单号 <b>{ref}</b>\n热线办正在为您确定承办部门。\n办理时限：{deadline}前\n\n"
+    "如需补充说明或材料，请回复（引用）本条消息发送。"
+)
+DISPATCHED = "📮 工单 <b>{ref}</b> 已分拨至{department}办理，办理时限：{deadline}前。"
+CLAIMED = "👤 工单 <b>{ref}</b> 已由{department}工作人员认领，正在办理。"
+TRANSFERRED = "🔀 工单 <b>{ref}</b> 已转由{department}办理，办理时限：{deadline}前。"
+PROGRESS = "💬 工单 <b>{ref}</b> 办理进展（{department}）：\n{text}\n\n如需回复，请回复（引用）本条消息。"
+PROGRESS_FILE = "💬 工单 {ref} 办理进展（{department}）"
+FOLLOWUP_OK = "已将补充内容转给承办部门（工单 {ref}）。"
+CANCELLED = "工单 <b>{ref}</b> 已撤销。"
+REOPENED_ACK = (
+    "🔁 工单 <b>{ref}</b> 已退回{department}重新办理（重办），新的办理时限：{deadline}前。\n"
+    "请直接发送未解决或不满意的原因，我们会转给承办部门。"
+)
+VISIT = (
+    "✅ 工单 <b>{ref}</b> 已办结\n承办部门：{department}\n办理结果：\n{result}\n\n"
+    "【回访】请问您的问题是否已解决？对办理结果是否满意？"
+)
+VISIT_PARTIAL = "已选择：{chosen}，请继续评价。"
+VISIT_DONE = "感谢您的评价：{chosen}。"
+VISIT_EXPIRED = "回访期已满，工单已自动关闭（未评价）。"
+TICKET_LIST_EMPTY = "您还没有工单。直接发送文字即可提交诉求。"
+TICKET_LIST_HEAD = "📋 我的工单（最近{count}条）："
+TICKET_LIST_ITEM = "{n}. <b>{ref}</b>｜{department}｜{status_label}｜期限 {deadline}\n    {text}"
+
+CARD_HEAD = "{icon} <b>{ref}</b>{urgent}｜{type}｜{department}"
+CARD_BODY = (
+    "企业：{enterprise}（{contact} {phone}）\n办理时限：{deadline}\n状态：{status_label}{claimant}"
+)
+CARD_MATCHED = "命中：{terms}"
+CARD_REOPEN = "🔁【重办】第{n}次"
+TRIAGE_HEAD = "🗂 待分拨 <b>{ref}</b>{urgent}｜{type}"
+TRIAGE_SUGGEST = "路由建议：{candidates}（置信度 {confidence:.0%}）"
+PICK_DEPT = "请选择部门："
+FOLLOWUP = "📎 工单 <b>{ref}</b> {label}：\n{text}"
+FOLLOWUP_FILE = "📎 工单 {ref} {label}材料"
+PROGRESS_OK = "已将回复转给企业（工单 {ref}）。"
+ASK_RESOLVE = (
+    "✍️ {who}，请在本群直接发送工单 <b>{ref}</b> 的<b>办理结果</b>"
+    "（您的下一条消息将作为结果发给企业；发送 /cancel 取消）。"
+)
+ASK_RETURN = (
+    "✍️ {who}，请在本群直接发送工单 <b>{ref}</b> 的<b>退回原因</b>"
+    "（您的下一条消息将作为原因；发送 /cancel 取消）。"
+)
+BOUND = "✅ 本群已绑定为：{name}（{code}）。相关工单将推送到本群。"
+CONTINUED = "（续 {n}/{total}）"
+DONE_USAGE = "用法：/done 工单号 办理结果，例如：/done TD20261129-0001 已为企业办理完毕。"
+BIND_USAGE = "用法：/bind 部门代码，例如 /bind TAX；分拨群使用 /bind TRIAGE。"

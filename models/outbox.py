@@ -16,7 +16,7 @@ class OutboxStatus(StrEnum):
 
 
 class OutboxMessage(Model):
-    """A message to deliver: a semantic ``kind`` and its ``params``; channels render it."""
+    """A message to deliver: a semantic ``kind`` and its ``params``, rendered by each channel."""
 
     id = fields.BigIntField(primary_key=True)
     channel = fields.CharField(max_length=16, default="telegram")

@@ -129,7 +129,7 @@ class Migration(migrations.Migration):
                 ('error', fields.TextField(null=True, unique=False)),
                 ('message_ids', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
             ],
-            options={'table': 'outbox', 'app': 'desk', 'indexes': [Index(fields=['status', 'not_before'])], 'pk_attr': 'id', 'table_description': 'A message to deliver: a semantic ``kind`` and its ``params``; channels render it.'},
+            options={'table': 'outbox', 'app': 'desk', 'indexes': [Index(fields=['status', 'not_before'])], 'pk_attr': 'id', 'table_description': 'A message to deliver: a semantic ``kind`` and its ``params``, rendered by each channel.'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,0 +1,129 @@
+"""The composition root: builds the whole desk from settings loaded once.
+
+``create_app`` returns the aiohttp application; its ``cleanup_ctx`` opens the database,
+starts the Telegram channel (when a token is set) and the scheduler, and closes them in reverse
+order. ``/healthz`` answers 200 while the database answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from desk import tickets
+from desk.context import DeskConfig, utcnow
+from nlp import Router
+
+from . import db
+from .settings import Settings
+from .shared import Shared, make_shared
+from .telegram_channel import TelegramChannel
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+CONFIG = web.AppKey("desk_config", DeskConfig)
+SHARED = web.AppKey("shared", Shared)  # type: ignore[type-abstract]
+CHANNEL = web.AppKey("telegram", TelegramChannel)
+
+
+def desk_config(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> DeskConfig:
+    """The desk core's configuration, derived from the process settings."""
+    return DeskConfig(
+        admin_ids=settings.admin_ids,
+        tz=settings.tz,
+        auto_threshold=settings.auto_threshold,
+        clock=clock,
+        router=Router.from_default(),
+    )
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    await db.connect(settings.database_url)
+    await db.prepare(settings.database_url)
+    shared = make_shared(settings.redis_url)
+    app[SHARED] = shared
+    yield
+    await shared.close()
+    await db.close()
+
+
+async def _telegram(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.telegram_token:
+        log.warning(
+            "Telegram 渠道未启用 / Telegram channel is OFF: DESK_TELEGRAM_TOKEN is not set. "
+            "Web, health check and scheduler are running. To turn Telegram on, set "
+            "DESK_TELEGRAM_TOKEN (from @BotFather) in the environment or .env and restart."
+        )
+        yield
+        return
+    channel = TelegramChannel(
+        settings=settings, cfg=app[CONFIG], shared=app[SHARED], clock=app[CONFIG].clock
+    )
+    await channel.start()
+    app[CHANNEL] = channel
+    yield
+    await channel.stop()
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    settings, cfg, shared = app[SETTINGS], app[CONFIG], app[SHARED]
+
+    async def loop() -> None:
+        while True:
+            try:
+                # One process at a time runs the periodic jobs.
+                if await shared.lease("scheduler", settings.scheduler_interval * 2):
+                    closed = await tickets.close_unrated(cfg)
+                    if closed:
+                        log.info("closed %d tickets without a return-visit answer", closed)
+                        if CHANNEL in app:
+                            app[CHANNEL].sender.wake()
+            except Exception:
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(settings.scheduler_interval)
+
+    task = asyncio.create_task(loop(), name="scheduler")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    ok = await db.ping()
+    channel = app.get(CHANNEL)
+    body = {
+        "status": "ok" if ok else "database unavailable",
+        "database": ok,
+        "telegram": channel.mode if channel else "off",
+    }
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def _webhook(request: web.Request) -> web.Response:
+    channel = request.app.get(CHANNEL)
+    if channel is None:
+        return web.json_response({"ok": False, "error": "telegram is off"}, status=503)
+    return await channel.webhook(request)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
+    """Build the aiohttp application (web, webhook, health) with its lifecycle contexts."""
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[SETTINGS] = settings
+    app[CONFIG] = desk_config(settings, clock=clock)
+    # Order matters: the database first, Telegram after it, the scheduler last (cleanup reverses).
+    app.cleanup_ctx.extend([_database, _telegram, _scheduler])
+    app.router.add_get("/healthz", healthz)
+    if settings.webhook_path:
+        app.router.add_post(settings.webhook_path, _webhook)
+    return app

@@ -1,0 +1,237 @@
+"""The outbox sender: delivers outbox rows to Telegram within its rate limits.
+
+Limits (Telegram's published ones): about 30 messages/s per bot, 20 per minute per group, one per
+second per chat. A chat that is not ready yet has its row put back with ``not_before`` instead of
+blocking the others. ``RetryAfter`` (429) is honoured; network errors retry with backoff;
+a message the chat can never receive (blocked, bad request) is marked failed and kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from datetime import datetime
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    ReplyParameters,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from desk import outbox
+from handlers.render import Copy, Edit, Send, render
+from models.outbox import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+class RateLimiter:
+    """Sliding-window limits per bot, per group and per chat (in this process)."""
+
+    def __init__(
+        self, *, global_per_s: int = 30, group_per_min: int = 20, chat_min_gap: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.global_per_s = global_per_s
+        self.group_per_min = group_per_min
+        self.chat_min_gap = chat_min_gap
+        self.clock = clock
+        self._global: deque[float] = deque()
+        self._groups: dict[int, deque[float]] = defaultdict(deque)
+        self._last: dict[int, float] = {}
+        self._blocked_until: dict[int, float] = {}
+
+    def wait_time(self, chat_id: int) -> float:
+        """Seconds until one more message to ``chat_id`` is allowed (0 = now)."""
+        now = self.clock()
+        waits = [self._blocked_until.get(chat_id, 0) - now]
+        last = self._last.get(chat_id)
+        if last is not None:
+            waits.append(last + self.chat_min_gap - now)
+        if chat_id < 0:
+            window = self._groups[chat_id]
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= self.group_per_min:
+                waits.append(window[0] + 60 - now)
+        while self._global and self._global[0] <= now - 1:
+            self._global.popleft()
+        if len(self._global) >= self.global_per_s:
+            waits.append(self._global[0] + 1 - now)
+        return max(0.0, *waits)
+
+    def record(self, chat_id: int) -> None:
+        now = self.clock()
+        self._last[chat_id] = now
+        self._global.append(now)
+        if chat_id < 0:
+            self._groups[chat_id].append(now)
+
+    def block(self, chat_id: int, seconds: float) -> None:
+        self._blocked_until[chat_id] = self.clock() + seconds
+
+
+class Sender:
+    """Delivers the outbox; ``run`` loops until ``stop``; ``wake`` skips the poll wait."""
+
+    def __init__(
+        self, *, bot: Bot, clock: Callable[[], datetime], interval: float = 0.5,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.bot = bot
+        self.clock = clock
+        self.interval = interval
+        self.limiter = limiter or RateLimiter()
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                busy = await self.drain_once()
+            except Exception:  # keep delivering whatever one bad row does
+                log.exception("outbox sender pass failed")
+                busy = False
+            if busy:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass
+
+    async def drain_once(self) -> bool:
+        """One pass over deliverable rows. Returns True when something was sent."""
+        rows = await outbox.claim_batch(now=self.clock(), limit=30)
+        sent = False
+        for row in rows:
+            if self._stopping:
+                # Leave it for the next start: put it back untouched.
+                await outbox.mark_retry(row, now=self.clock(), delay=0, error="shutdown",
+                                        count_attempt=False)
+                continue
+            wait = self.limiter.wait_time(row.chat_id)
+            if wait > 0:
+                if wait < 1.1:
+                    await asyncio.sleep(wait)
+                else:
+                    await outbox.mark_retry(row, now=self.clock(), delay=wait,
+                                            error="rate limited", count_attempt=False)
+                    continue
+            sent |= await self.deliver(row)
+        return sent
+
+    async def deliver(self, row: OutboxMessage) -> bool:
+        ops = render(row.kind, row.params)
+        now = self.clock
+        try:
+            for index, op in enumerate(ops):
+                if index < row.parts_done:
+                    continue  # sent before a crash or a retry: never twice
+                if index > 0:
+                    wait = self.limiter.wait_time(row.chat_id)
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                message_id = await self._execute(row, op)
+                self.limiter.record(row.chat_id)
+                await outbox.mark_part_sent(row, message_id)
+        except RetryAfter as exc:
+            delay = float(exc.retry_after if isinstance(exc.retry_after, int | float)
+                          else exc.retry_after.total_seconds())
+            self.limiter.block(row.chat_id, delay)
+            await outbox.mark_retry(row, now=now(), delay=delay, error=str(exc),
+                                    count_attempt=False)
+            return False
+        except Forbidden as exc:
+            await outbox.mark_failed(row, error=f"forbidden: {exc}")
+            return False
+        except BadRequest as exc:
+            await outbox.mark_failed(row, error=f"bad request: {exc}")
+            log.warning("outbox %s to %s refused: %s", row.id, row.chat_id, exc)
+            return False
+        except (NetworkError, TelegramError) as exc:
+            await outbox.mark_retry(row, now=now(), delay=min(60.0, 2.0 ** row.attempts),
+                                    error=str(exc))
+            return False
+        await outbox.mark_sent(row, now=now(), link_ids=row.message_ids)
+        return True
+
+    async def _execute(self, row: OutboxMessage, op: Send | Edit | Copy) -> int:
+        chat_id = row.chat_id
+        if isinstance(op, Edit):
+            target = None
+            if row.ticket_id is not None:
+                target = await outbox.find_link(chat_id=chat_id, ticket_id=row.ticket_id,
+                                                role=op.role)
+            if target is not None:
+                try:
+                    await self.bot.edit_message_text(
+                        chat_id=chat_id, message_id=target, text=op.text,
+                        parse_mode=ParseMode.HTML, reply_markup=_keyboard(op.buttons),
+                    )
+                    return target
+                except BadRequest as exc:
+                    if "not modified" in str(exc).lower():
+                        return target
+                    if "not found" not in str(exc).lower():
+                        raise
+            # No card to edit (never delivered, or deleted): send it as a new message.
+            msg = await self.bot.send_message(
+                chat_id=chat_id, text=op.text, parse_mode=ParseMode.HTML,
+                reply_markup=_keyboard(op.buttons),
+            )
+            return msg.message_id
+        reply = await self._reply_to(row, op.reply_role)
+        if isinstance(op, Copy):
+            copied = await self.bot.copy_message(
+                chat_id=chat_id, from_chat_id=op.from_chat_id, message_id=op.message_id,
+                caption=op.caption, parse_mode=ParseMode.HTML, reply_parameters=reply,
+            )
+            return copied.message_id
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+        if op.contact_button:
+            markup = ReplyKeyboardMarkup(
+                [[KeyboardButton(op.contact_button, request_contact=True)]],
+                resize_keyboard=True, one_time_keyboard=True,
+            )
+        elif op.remove_keyboard:
+            markup = ReplyKeyboardRemove()
+        else:
+            markup = _keyboard(op.buttons)
+        msg = await self.bot.send_message(
+            chat_id=chat_id, text=op.text, parse_mode=ParseMode.HTML, reply_markup=markup,
+            reply_parameters=reply, disable_web_page_preview=True,
+        )
+        return msg.message_id
+
+    async def _reply_to(self, row: OutboxMessage, role: str | None) -> ReplyParameters | None:
+        if role is None or row.ticket_id is None:
+            return None
+        target = await outbox.find_link(chat_id=row.chat_id, ticket_id=row.ticket_id, role=role)
+        if target is None:
+            return None
+        return ReplyParameters(message_id=target, allow_sending_without_reply=True)
+
+
+def _keyboard(rows: list[list[tuple[str, str]]] | None) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in rows]
+    )

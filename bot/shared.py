@@ -1,0 +1,109 @@
+"""State shared between worker processes: Redis when configured, else the database.
+
+Holds short-lived coordination only (update pre-dedup, named leases). Lasting facts (the
+processed-update marker, tickets, the outbox) are always in the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Protocol
+
+from redis.asyncio import Redis
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from desk.db import already_processed
+from models.system import Lease
+
+
+class Shared(Protocol):
+    async def seen(self, key: str) -> bool:
+        """True when update ``key`` was handled before (a fast pre-check)."""
+        ...
+
+    async def remember(self, key: str) -> None: ...
+
+    async def lease(self, name: str, seconds: float) -> bool:
+        """Take or renew the named lease for this process; False if another holds it."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class DatabaseShared:
+    """The embedded default: everything in the database."""
+
+    def __init__(self) -> None:
+        self.holder = uuid.uuid4().hex
+
+    async def seen(self, key: str) -> bool:
+        return await already_processed(key)
+
+    async def remember(self, key: str) -> None:
+        return None  # the desk transaction records the key itself
+
+    async def lease(self, name: str, seconds: float) -> bool:
+        now = dt.datetime.now(dt.UTC)
+        until = now + dt.timedelta(seconds=seconds)
+        async with in_transaction():
+            taken = await Lease.filter(name=name).filter(holder=self.holder).update(until=until)
+            if taken:
+                return True
+            taken = await Lease.filter(name=name, until__lt=now).update(
+                holder=self.holder, until=until
+            )
+            if taken:
+                return True
+            if await Lease.exists(name=name):
+                return False
+            try:
+                async with in_transaction():
+                    await Lease.create(name=name, holder=self.holder, until=until)
+            except IntegrityError:
+                return False
+            return True
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisShared:
+    """Production: Redis for pre-dedup and leases (``SET NX PX``)."""
+
+    def __init__(self, url: str, *, prefix: str = "desk:") -> None:
+        self.redis: Redis = Redis.from_url(url, decode_responses=True)
+        self.prefix = prefix
+        self.holder = uuid.uuid4().hex
+
+    async def seen(self, key: str) -> bool:
+        if await self.redis.exists(self.prefix + "upd:" + key):
+            return True
+        return await already_processed(key)
+
+    async def remember(self, key: str) -> None:
+        await self.redis.set(self.prefix + "upd:" + key, "1", ex=7 * 86400)
+
+    async def lease(self, name: str, seconds: float) -> bool:
+        key = self.prefix + "lease:" + name
+        ms = int(seconds * 1000)
+        if await self.redis.set(key, self.holder, nx=True, px=ms):
+            return True
+        # Renew only our own lease (compare-and-set in one script).
+        renewed = await self.redis.eval(  # type: ignore[misc]
+            "if redis.call('get', KEYS[1]) == ARGV[1] then "
+            "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end",
+            1, key, self.holder, ms,
+        )
+        return bool(renewed)
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())  # type: ignore[misc]
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def make_shared(redis_url: str | None) -> Shared:
+    return RedisShared(redis_url) if redis_url else DatabaseShared()

@@ -1,0 +1,158 @@
+"""The Telegram channel: PTB Application, inbound updates (polling or webhook), the sender.
+
+Inbound updates are processed one at a time per source, each inside a desk update scope, and
+the offset is confirmed to Telegram only after the update's effects are committed: a crash
+never loses an update, and a redelivered one changes nothing (dedup by ``update_id``).
+Pending updates are never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder
+
+from desk.context import DeskConfig
+from desk.db import update_scope
+from handlers.telegram import register
+
+from .sender import Sender
+from .settings import Settings
+from .shared import Shared
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+
+
+class TelegramChannel:
+    """Owns the PTB application and the tasks that move updates and outbox messages."""
+
+    def __init__(
+        self, *, settings: Settings, cfg: DeskConfig, shared: Shared,
+        clock: Callable[[], datetime],
+    ) -> None:
+        assert settings.telegram_token
+        self.settings = settings
+        self.cfg = cfg
+        self.shared = shared
+        self.app: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(settings.telegram_token)
+            .base_url(settings.telegram_api_url)
+            .base_file_url(settings.telegram_file_url)
+            .updater(None)  # we poll ourselves: confirm offsets only after commit
+            .build()
+        )
+        register(self.app, cfg)
+        self.sender = Sender(bot=self.app.bot, clock=clock, interval=settings.sender_interval)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self.mode = "webhook" if settings.webhook_url else "polling"
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await self.app.start()
+        if self.mode == "webhook":
+            await self.app.bot.set_webhook(
+                url=self.settings.webhook_url or "",
+                secret_token=self.settings.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            )
+        else:
+            # A webhook left behind would block getUpdates; its pending updates are kept.
+            await self.app.bot.delete_webhook(drop_pending_updates=False)
+            self._tasks.append(asyncio.create_task(self._poll(), name="telegram-poller"))
+        self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
+        log.info("Telegram channel on (%s) as @%s", self.mode, self.app.bot.username)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self.sender.stop()
+        for task in self._tasks:
+            task.cancel() if task.get_name() == "telegram-poller" else None
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks.clear()
+        await self.app.stop()
+        await self.app.shutdown()
+
+    async def process(self, update: Update) -> None:
+        """Process one update exactly once, then wake the sender."""
+        key = f"tg:{update.update_id}"
+        if await self.shared.seen(key):
+            log.info("update %s already processed; skipped", update.update_id)
+            return
+        with update_scope(key):
+            await self.app.process_update(update)
+        await self.shared.remember(key)
+        self.sender.wake()
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        timeout = self.settings.poll_timeout
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                raw = await self.app.bot.do_api_request(
+                    "getUpdates",
+                    api_kwargs={"offset": offset, "timeout": timeout,
+                                "allowed_updates": ALLOWED_UPDATES},
+                    read_timeout=timeout + 10,
+                )
+                backoff = 1.0
+            except asyncio.CancelledError:
+                raise
+            except RetryAfter as exc:
+                await asyncio.sleep(float(exc.retry_after if isinstance(exc.retry_after, int)
+                                          else exc.retry_after.total_seconds()))
+                continue
+            except InvalidToken:
+                log.error("Telegram rejected the token (DESK_TELEGRAM_TOKEN); polling stopped")
+                return
+            except (Conflict, NetworkError, TelegramError) as exc:
+                log.warning("getUpdates failed: %s; retrying in %.0fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(30.0, backoff * 2)
+                continue
+            for item in raw or []:
+                update_id = item.get("update_id") if isinstance(item, dict) else None
+                if not isinstance(update_id, int):
+                    log.warning("malformed update without update_id ignored: %.200r", item)
+                    continue
+                try:
+                    update = Update.de_json(item, self.app.bot)
+                except Exception:
+                    log.warning("malformed update %s ignored", update_id, exc_info=True)
+                else:
+                    await self.process(update)
+                offset = update_id + 1  # confirmed at the next getUpdates, after the commit
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """The webhook endpoint: 403 on a wrong secret; 200 only after the effects commit."""
+        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
+        if secret != self.settings.webhook_secret:
+            return web.json_response({"ok": False, "error": "forbidden"}, status=403)
+        try:
+            data = await request.json()
+        except ValueError:
+            return web.json_response({"ok": False, "error": "body is not JSON"}, status=400)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return web.json_response({"ok": False, "error": "not an update"}, status=400)
+        try:
+            update = Update.de_json(data, self.app.bot)
+        except Exception:
+            return web.json_response({"ok": False, "error": "malformed update"}, status=400)
+        await self.process(update)
+        return web.json_response({"ok": True})

@@ -1,0 +1,278 @@
+"""Telegram handlers: turn an Update into one ``desk`` call. Thin by design.
+
+``register`` is the one ordered registration point. Errors from ``desk`` become a reply here,
+at the edge; a redelivered update (``AlreadyProcessed``) is dropped silently.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from desk import intake, registration, tickets
+from desk.actors import Actor
+from desk.context import DeskConfig
+from desk.errors import AlreadyProcessed, DeskError
+from desk.refs import find_ref
+
+from . import callbacks as cb
+from . import texts as T
+
+log = logging.getLogger(__name__)
+
+CFG_KEY = "desk_cfg"
+Ctx = ContextTypes.DEFAULT_TYPE
+Handler = Callable[[Update, Ctx], Awaitable[Any]]
+
+
+def _cfg(context: Ctx) -> DeskConfig:
+    cfg = context.application.bot_data[CFG_KEY]
+    assert isinstance(cfg, DeskConfig)
+    return cfg
+
+
+def _actor(update: Update) -> Actor:
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    kind = "enterprise" if chat.type == ChatType.PRIVATE else "staff"
+    return Actor(kind=kind, user_id=user.id, name=user.full_name or str(user.id), chat_id=chat.id)
+
+
+def edge(fn: Handler) -> Handler:
+    """Translate desk errors into a reply in the same chat (through the outbox)."""
+
+    @functools.wraps(fn)
+    async def wrapped(update: Update, context: Ctx) -> Any:
+        try:
+            return await fn(update, context)
+        except AlreadyProcessed:
+            return None
+        except DeskError as exc:
+            chat = update.effective_chat
+            if chat is not None:
+                try:
+                    await tickets.say(chat_id=chat.id, kind="error", message=exc.message)
+                except AlreadyProcessed:
+                    pass
+            return None
+
+    return wrapped
+
+
+def _reply_to(update: Update) -> int | None:
+    msg = update.effective_message
+    return msg.reply_to_message.message_id if msg and msg.reply_to_message else None
+
+
+# ---------------------------------------------------------------- private chat
+
+
+@edge
+async def start(update: Update, context: Ctx) -> None:
+    await registration.start(actor=_actor(update))
+
+
+@edge
+async def my_tickets(update: Update, context: Ctx) -> None:
+    await tickets.list_tickets(_cfg(context), actor=_actor(update))
+
+
+@edge
+async def cancel(update: Update, context: Ctx) -> None:
+    actor = _actor(update)
+    if await registration.cancel(actor=actor) or await tickets.cancel_pending(actor=actor):
+        return
+    assert actor.chat_id is not None
+    await tickets.say(chat_id=actor.chat_id, kind="nothing_to_cancel")
+
+
+@edge
+async def private_text(update: Update, context: Ctx) -> None:
+    msg = update.effective_message
+    assert msg is not None and msg.text is not None
+    await intake.private_text(
+        _cfg(context), actor=_actor(update), text=msg.text, reply_to=_reply_to(update)
+    )
+
+
+@edge
+async def private_contact(update: Update, context: Ctx) -> None:
+    msg = update.effective_message
+    assert msg is not None and msg.contact is not None
+    await intake.private_contact(
+        actor=_actor(update), phone=msg.contact.phone_number,
+        contact_user_id=msg.contact.user_id,
+    )
+
+
+def _file(update: Update) -> dict[str, Any] | None:
+    msg = update.effective_message
+    if msg is None:
+        return None
+    if msg.photo:
+        return {"kind": "photo", "file_id": msg.photo[-1].file_id, "message_id": msg.message_id}
+    if msg.document:
+        return {"kind": "document", "file_id": msg.document.file_id,
+                "message_id": msg.message_id}
+    return None
+
+
+@edge
+async def private_file(update: Update, context: Ctx) -> None:
+    msg = update.effective_message
+    file = _file(update)
+    assert msg is not None and file is not None
+    await intake.private_file(
+        _cfg(context), actor=_actor(update), file=file, caption=msg.caption or "",
+        reply_to=_reply_to(update),
+    )
+
+
+@edge
+async def unknown_private_command(update: Update, context: Ctx) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    await tickets.say(chat_id=chat.id, kind="unknown_command")
+
+
+# ---------------------------------------------------------------- groups
+
+
+@edge
+async def bind(update: Update, context: Ctx) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    if not context.args or len(context.args) != 1:
+        await tickets.say(chat_id=chat.id, kind="bind_usage")
+        return
+    await tickets.bind_group(
+        _cfg(context), actor=_actor(update), code=context.args[0], title=chat.title or ""
+    )
+
+
+@edge
+async def done(update: Update, context: Ctx) -> None:
+    msg = update.effective_message
+    chat = update.effective_chat
+    assert msg is not None and msg.text is not None and chat is not None
+    parts = msg.text.split(maxsplit=2)
+    ref = find_ref(parts[1]) if len(parts) >= 2 else None
+    if ref is None or len(parts) < 3:
+        await tickets.say(chat_id=chat.id, kind="done_usage")
+        return
+    await tickets.done_command(_cfg(context), actor=_actor(update), ref=ref, result=parts[2])
+
+
+@edge
+async def group_help(update: Update, context: Ctx) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    await tickets.say(chat_id=chat.id, kind="group_help")
+
+
+@edge
+async def group_message(update: Update, context: Ctx) -> None:
+    msg = update.effective_message
+    assert msg is not None
+    await tickets.group_message(
+        _cfg(context), actor=_actor(update), text=msg.text or msg.caption or "",
+        reply_to=_reply_to(update), file=_file(update),
+    )
+
+
+# ---------------------------------------------------------------- buttons
+
+
+async def button(update: Update, context: Ctx) -> None:
+    """Every inline button. The toast says what happened or why nothing did."""
+    query = update.callback_query
+    assert query is not None
+    data = cb.parse(query.data)
+    answer = "无效的操作。"
+    alert = True
+    if data is not None and query.message is not None:
+        cfg = _cfg(context)
+        actor = _actor(update)
+        try:
+            answer = await _dispatch(cfg, actor, data)
+            alert = False
+        except AlreadyProcessed:
+            return
+        except DeskError as exc:
+            answer = exc.message
+    try:
+        await query.answer(text=answer[:200], show_alert=alert)
+    except Exception:  # the toast is a courtesy; the change is already committed
+        log.debug("answerCallbackQuery failed", exc_info=True)
+
+
+async def _dispatch(cfg: DeskConfig, actor: Actor, data: cb.Callback) -> str:
+    private = actor.kind == "enterprise"
+    if data.scope == "t" and not private:
+        return await tickets.card_action(
+            cfg, actor=actor, ticket_id=data.id, action=data.action, arg=data.arg
+        )
+    if data.scope == "d" and private:
+        ticket_id = int(data.arg) if data.arg and data.arg.isdigit() else None
+        action = {"ok": "ok", "no": "no", "add": "add"}.get(data.action)
+        if action is None:
+            raise DeskError("无效的操作。")
+        return await tickets.decide_draft(
+            cfg, actor=actor, draft_id=data.id, action=action, ticket_id=ticket_id
+        )
+    if data.scope == "v" and private:
+        return await tickets.rate(cfg, actor=actor, ticket_id=data.id, choice=data.action)
+    if data.scope == "c" and private:
+        return await tickets.cancel_ticket(cfg, actor=actor, ticket_id=data.id)
+    raise DeskError("无效的操作。")
+
+
+# ---------------------------------------------------------------- registration point
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) -> None:
+    """Register every handler, in order. Order matters where noted."""
+    app.bot_data[CFG_KEY] = cfg
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    # Edited messages are ignored everywhere: a request is what was sent, not what it became.
+    new = filters.UpdateType.MESSAGE
+
+    # Private chat: commands first, then contact/files, then plain text, then unknown commands.
+    app.add_handler(CommandHandler("start", start, filters=private & new))
+    app.add_handler(CommandHandler("tickets", my_tickets, filters=private & new))
+    app.add_handler(CommandHandler("cancel", cancel, filters=private & new))
+    app.add_handler(MessageHandler(private & new & filters.CONTACT, private_contact))
+    app.add_handler(
+        MessageHandler(private & new & (filters.PHOTO | filters.Document.ALL), private_file)
+    )
+    app.add_handler(MessageHandler(private & new & filters.TEXT & ~filters.COMMAND, private_text))
+    app.add_handler(MessageHandler(private & new & filters.COMMAND, unknown_private_command))
+
+    # Groups: commands before plain messages; unknown commands are ignored (groups are busy).
+    app.add_handler(CommandHandler("bind", bind, filters=groups & new))
+    app.add_handler(CommandHandler("done", done, filters=groups & new))
+    app.add_handler(CommandHandler("cancel", cancel, filters=groups & new))
+    app.add_handler(CommandHandler("help", group_help, filters=groups & new))
+    app.add_handler(
+        MessageHandler(
+            groups & new & ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO
+                            | filters.Document.ALL),
+            group_message,
+        )
+    )
+
+    app.add_handler(CallbackQueryHandler(button))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api.migrate import migrate
 
 from desk.setup import load_defaults
@@ -40,6 +41,10 @@ async def prepare(db_url: str) -> dict[str, int]:
 
 async def close() -> None:
     await Tortoise.close_connections()
+    # Forget the models' per-dialect state too, so the next connect may use another database
+    # (tests switch between SQLite and PostgreSQL in one process).
+    await Tortoise._reset_apps()
+    EXECUTOR_CACHE.clear()  # insert SQL is cached per connection name, not per dialect
 
 
 async def ping() -> bool:

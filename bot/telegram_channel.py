@@ -105,8 +105,10 @@ class TelegramChannel:
         backoff = 1.0
         while not self._stopping.is_set():
             try:
+                # Raw getUpdates: PTB's get_updates parses the whole batch at once, so one
+                # malformed update would block every later one. We parse one by one instead.
                 raw = await self.app.bot.do_api_request(
-                    "getUpdates",
+                    "getupdates",
                     api_kwargs={"offset": offset, "timeout": timeout,
                                 "allowed_updates": ALLOWED_UPDATES},
                     read_timeout=timeout + 10,

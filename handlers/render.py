@@ -284,8 +284,10 @@ def _card(p: dict[str, Any]) -> list[Op]:
         lines.append("办理结果：" + escape(_clip(p["result"], 800)))
     if p.get("note"):
         lines.append("📌 " + escape(p["note"]))
-    lines.append("——————")
     picker = p.get("picker")
+    if picker:
+        lines.append(T.PICK_DEPT)
+    lines.append("——————")
     if picker:
         rows = _picker(picker, lambda code: cb.ticket(tid, "to", code))
         rows.append([(T.BTN["back"], cb.ticket(tid, "back"))])
@@ -315,6 +317,8 @@ def _triage_card(p: dict[str, Any]) -> list[Op]:
         lines.append(T.CARD_MATCHED.format(terms=escape("、".join(p["matched"][:8]))))
     if p.get("note"):
         lines.append("📌 " + escape(p["note"]))
+    if p.get("picker"):
+        lines.append(T.PICK_DEPT)
     lines.append("——————")
     rows: Buttons = []
     if p.get("picker"):

@@ -14,6 +14,7 @@ from . import callbacks as cb
 from . import texts as T
 
 LIMIT = 4096
+VISIT_RESULT_LIMIT = 2500  # result shown on the return-visit message
 CARD_TEXT_LIMIT = 2500  # request text shown on a card; the rest follows as continuation parts
 
 Buttons = list[list[tuple[str, str]]]
@@ -57,11 +58,12 @@ class Rendered:
     ops: list[Op] = field(default_factory=list)
 
 
-def split_html(head: str, body: str, *, limit: int = LIMIT) -> list[str]:
+def split_html(head: str, body: str, *, limit: int = LIMIT, ref: str = "") -> list[str]:
     """``head`` (HTML) + escaped ``body``, split into parts that each fit ``limit``.
 
     The body is split on raw characters (preferring line ends) and escaped per part, so an
-    entity such as ``&amp;`` is never cut in two.
+    entity such as ``&amp;`` is never cut in two. Continuation parts start with ``ref`` so every
+    message about a ticket carries its reference.
     """
     first_room = limit - len(head) - 40
     parts: list[str] = []
@@ -79,7 +81,7 @@ def split_html(head: str, body: str, *, limit: int = LIMIT) -> list[str]:
     total = len(parts)
     out = [head + parts[0]]
     for n, part in enumerate(parts[1:], start=2):
-        out.append(T.CONTINUED.format(n=n, total=total) + "\n" + part)
+        out.append(f"<b>{ref}</b>" * bool(ref) + T.CONTINUED.format(n=n, total=total) + "\n" + part)
     return out
 
 
@@ -97,8 +99,8 @@ def _take(raw: str, room: int) -> str:
     return raw[: cut + 1] if cut > end // 2 else raw[:end]
 
 
-def _sends(head: str, body: str, **kw: Any) -> list[Op]:
-    parts = split_html(head, body)
+def _sends(head: str, body: str, *, ref: str = "", **kw: Any) -> list[Op]:
+    parts = split_html(head, body, ref=ref)
     ops: list[Op] = [Send(text=p) for p in parts[:-1]]
     ops.append(Send(text=parts[-1], **kw))
     return ops
@@ -187,8 +189,11 @@ def _ack(p: dict[str, Any]) -> list[Op]:
 
 
 def _visit(p: dict[str, Any]) -> list[Op]:
+    result = p.get("result") or ""
+    long_result = len(result) > VISIT_RESULT_LIMIT
+    shown = result[:VISIT_RESULT_LIMIT] + "…（全文见上一条消息）" if long_result else result
     text = T.VISIT.format(
-        ref=p["ref"], department=escape(p["department"]), result=escape(p.get("result") or "")
+        ref=p["ref"], department=escape(p["department"]), result=escape(shown)
     )
     tid = p["ticket_id"]
     solved, satisfaction = p.get("solved"), p.get("satisfaction")
@@ -209,11 +214,12 @@ def _visit(p: dict[str, Any]) -> list[Op]:
             text += "\n\n" + T.VISIT_PARTIAL.format(chosen=escape(_chosen(p)))
     if p.get("edit"):
         return [Edit(role="visit", text=text, buttons=rows or None)]
-    head = text
-    if len(head) > LIMIT:
-        parts = split_html("", text.replace("<b>", "").replace("</b>", ""))
-        return [Send(text=x) for x in parts[:-1]] + [Send(text=parts[-1], buttons=rows)]
-    return [Send(text=head, buttons=rows or None)]
+    ops: list[Op] = []
+    if long_result:  # the whole result first, in parts; the visit message carries the buttons
+        head = T.RESULT_FULL.format(ref=p["ref"]) + "\n"
+        ops.extend(Send(text=x) for x in split_html(head, result, ref=p["ref"]))
+    ops.append(Send(text=text, buttons=rows or None))
+    return ops
 
 
 def _chosen(p: dict[str, Any]) -> str:
@@ -224,7 +230,7 @@ def _chosen(p: dict[str, Any]) -> str:
 def _progress(p: dict[str, Any]) -> list[Op]:
     head, tail = T.PROGRESS.split("{text}")
     head = head.format(ref=p["ref"], department=escape(p.get("department") or ""))
-    return _sends(head, p["text"] + tail.replace("\n\n", "\n\n", 1))
+    return _sends(head, p["text"] + tail, ref=p["ref"])
 
 
 def _copy_progress(p: dict[str, Any]) -> list[Op]:
@@ -336,14 +342,15 @@ def _triage_card(p: dict[str, Any]) -> list[Op]:
 def _card_ops(lines: list[str], p: dict[str, Any], rows: Buttons, role: str = "card") -> list[Op]:
     head = "\n".join(lines) + "\n"
     body = p.get("text") or ""
-    shown = _clip(body, CARD_TEXT_LIMIT)
-    text = head + escape(shown)
+    # The card shows what fits (by escaped length); the rest follows as continuation parts.
+    shown = _take(body, min(CARD_TEXT_LIMIT, LIMIT - len(head) - 40))
+    rest = body[len(shown):]
+    text = head + escape(shown) + ("…" if rest else "")
     if p.get("edit"):
         return [Edit(role=role, text=text, buttons=rows or None)]
     ops: list[Op] = [Send(text=text, buttons=rows or None)]
-    if len(body) > len(shown.rstrip("…")):
-        rest = body[CARD_TEXT_LIMIT:]
-        for part in split_html(f"<b>{p['ref']}</b> 诉求全文（续）\n", rest):
+    if rest:
+        for part in split_html(f"<b>{p['ref']}</b> 诉求全文（续）\n", rest, ref=p["ref"]):
             ops.append(Send(text=part, reply_role=role))
     return ops
 
@@ -359,7 +366,7 @@ def _clip(text: str, n: int) -> str:
 
 def _followup(p: dict[str, Any]) -> list[Op]:
     head = T.FOLLOWUP.split("{text}")[0].format(ref=p["ref"], label=escape(p.get("label", "")))
-    parts = split_html(head, p.get("text") or "")
+    parts = split_html(head, p.get("text") or "", ref=p["ref"])
     return [Send(text=x, reply_role=p.get("reply_role")) for x in parts]
 
 

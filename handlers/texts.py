@@ -84,6 +84,7 @@ VISIT = (
     "✅ 工单 <b>{ref}</b> 已办结\n承办部门：{department}\n办理结果：\n{result}\n\n"
     "【回访】请问您的问题是否已解决？对办理结果是否满意？"
 )
+RESULT_FULL = "✅ 工单 <b>{ref}</b> 办理结果全文："
 VISIT_PARTIAL = "已选择：{chosen}，请继续评价。"
 VISIT_DONE = "感谢您的评价：{chosen}。"
 VISIT_EXPIRED = "回访期已满，工单已自动关闭（未评价）。"

@@ -179,7 +179,8 @@ def test_mobile_full_width_dashes() -> None:
 
 
 def test_clean_name_collapses_whitespace() -> None:
-    assert clean_name("  天津泰达   科技\t有限公司 \n", what="企业名称") == "天津泰达 科技 有限公司"
+    raw = "  天津泰达   科技\t有限公司 \n"
+    assert clean_name(raw, what="企业名称") == "天津泰达 科技 有限公司"
 
 
 def test_clean_name_rejects_commands() -> None:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 CONFIG = web.AppKey("desk_config", DeskConfig)
-SHARED = web.AppKey("shared", Shared)  # type: ignore[type-abstract]
+SHARED = web.AppKey("shared", Shared)
 CHANNEL = web.AppKey("telegram", TelegramChannel)
 
 

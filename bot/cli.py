@@ -63,20 +63,28 @@ def route_lines(lines: Any, out: Any) -> int:
                 raise ValueError('each line needs a "text" string')
         except ValueError as exc:
             errors += 1
-            out.write(json.dumps({"id": None, "error": f"bad input line: {exc}"},
-                                 ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps({"id": None, "error": f"bad input line: {exc}"}, ensure_ascii=False)
+                + "\n"
+            )
             continue
         d = router.route(item["text"])
-        out.write(json.dumps({
-            "id": item.get("id"),
-            "department": d.department,
-            "confidence": round(d.confidence, 4),
-            "type": d.type,
-            "urgent": d.urgent,
-            "auto": d.auto,
-            "candidates": [[c, round(s, 4)] for c, s in d.candidates],
-            "matched_terms": list(d.matched_terms),
-        }, ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "id": item.get("id"),
+                    "department": d.department,
+                    "confidence": round(d.confidence, 4),
+                    "type": d.type,
+                    "urgent": d.urgent,
+                    "auto": d.auto,
+                    "candidates": [[c, round(s, 4)] for c, s in d.candidates],
+                    "matched_terms": list(d.matched_terms),
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
         out.flush()
     return errors
 

@@ -38,7 +38,11 @@ class RateLimiter:
     """Sliding-window limits per bot, per group and per chat (in this process)."""
 
     def __init__(
-        self, *, global_per_s: int = 30, group_per_min: int = 20, chat_min_gap: float = 1.0,
+        self,
+        *,
+        global_per_s: int = 30,
+        group_per_min: int = 20,
+        chat_min_gap: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.global_per_s = global_per_s
@@ -84,7 +88,11 @@ class Sender:
     """Delivers the outbox; ``run`` loops until ``stop``; ``wake`` skips the poll wait."""
 
     def __init__(
-        self, *, bot: Bot, clock: Callable[[], datetime], interval: float = 0.5,
+        self,
+        *,
+        bot: Bot,
+        clock: Callable[[], datetime],
+        interval: float = 0.5,
         limiter: RateLimiter | None = None,
     ) -> None:
         self.bot = bot
@@ -123,16 +131,22 @@ class Sender:
         for row in rows:
             if self._stopping:
                 # Leave it for the next start: put it back untouched.
-                await outbox.mark_retry(row, now=self.clock(), delay=0, error="shutdown",
-                                        count_attempt=False)
+                await outbox.mark_retry(
+                    row, now=self.clock(), delay=0, error="shutdown", count_attempt=False
+                )
                 continue
             wait = self.limiter.wait_time(row.chat_id)
             if wait > 0:
                 if wait < 1.1:
                     await asyncio.sleep(wait)
                 else:
-                    await outbox.mark_retry(row, now=self.clock(), delay=wait,
-                                            error="rate limited", count_attempt=False)
+                    await outbox.mark_retry(
+                        row,
+                        now=self.clock(),
+                        delay=wait,
+                        error="rate limited",
+                        count_attempt=False,
+                    )
                     continue
             sent |= await self.deliver(row)
         return sent
@@ -152,11 +166,15 @@ class Sender:
                 self.limiter.record(row.chat_id)
                 await outbox.mark_part_sent(row, message_id)
         except RetryAfter as exc:
-            delay = float(exc.retry_after if isinstance(exc.retry_after, int | float)
-                          else exc.retry_after.total_seconds())
+            delay = float(
+                exc.retry_after
+                if isinstance(exc.retry_after, int | float)
+                else exc.retry_after.total_seconds()
+            )
             self.limiter.block(row.chat_id, delay)
-            await outbox.mark_retry(row, now=now(), delay=delay, error=str(exc),
-                                    count_attempt=False)
+            await outbox.mark_retry(
+                row, now=now(), delay=delay, error=str(exc), count_attempt=False
+            )
             return False
         except Forbidden as exc:
             await outbox.mark_failed(row, error=f"forbidden: {exc}")
@@ -166,8 +184,9 @@ class Sender:
             log.warning("outbox %s to %s refused: %s", row.id, row.chat_id, exc)
             return False
         except (NetworkError, TelegramError) as exc:
-            await outbox.mark_retry(row, now=now(), delay=min(60.0, 2.0 ** row.attempts),
-                                    error=str(exc))
+            await outbox.mark_retry(
+                row, now=now(), delay=min(60.0, 2.0**row.attempts), error=str(exc)
+            )
             return False
         await outbox.mark_sent(row, now=now(), link_ids=row.message_ids)
         return True
@@ -177,13 +196,17 @@ class Sender:
         if isinstance(op, Edit):
             target = None
             if row.ticket_id is not None:
-                target = await outbox.find_link(chat_id=chat_id, ticket_id=row.ticket_id,
-                                                role=op.role)
+                target = await outbox.find_link(
+                    chat_id=chat_id, ticket_id=row.ticket_id, role=op.role
+                )
             if target is not None:
                 try:
                     await self.bot.edit_message_text(
-                        chat_id=chat_id, message_id=target, text=op.text,
-                        parse_mode=ParseMode.HTML, reply_markup=_keyboard(op.buttons),
+                        chat_id=chat_id,
+                        message_id=target,
+                        text=op.text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=_keyboard(op.buttons),
                     )
                     return target
                 except BadRequest as exc:
@@ -193,30 +216,41 @@ class Sender:
                         raise
             # No card to edit (never delivered, or deleted): send it as a new message.
             msg = await self.bot.send_message(
-                chat_id=chat_id, text=op.text, parse_mode=ParseMode.HTML,
+                chat_id=chat_id,
+                text=op.text,
+                parse_mode=ParseMode.HTML,
                 reply_markup=_keyboard(op.buttons),
             )
             return msg.message_id
         reply = await self._reply_to(row, op.reply_role)
         if isinstance(op, Copy):
             copied = await self.bot.copy_message(
-                chat_id=chat_id, from_chat_id=op.from_chat_id, message_id=op.message_id,
-                caption=op.caption, parse_mode=ParseMode.HTML, reply_parameters=reply,
+                chat_id=chat_id,
+                from_chat_id=op.from_chat_id,
+                message_id=op.message_id,
+                caption=op.caption,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=reply,
             )
             return copied.message_id
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
         if op.contact_button:
             markup = ReplyKeyboardMarkup(
                 [[KeyboardButton(op.contact_button, request_contact=True)]],
-                resize_keyboard=True, one_time_keyboard=True,
+                resize_keyboard=True,
+                one_time_keyboard=True,
             )
         elif op.remove_keyboard:
             markup = ReplyKeyboardRemove()
         else:
             markup = _keyboard(op.buttons)
         msg = await self.bot.send_message(
-            chat_id=chat_id, text=op.text, parse_mode=ParseMode.HTML, reply_markup=markup,
-            reply_parameters=reply, disable_web_page_preview=True,
+            chat_id=chat_id,
+            text=op.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            reply_parameters=reply,
+            disable_web_page_preview=True,
         )
         return msg.message_id
 

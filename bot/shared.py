@@ -91,15 +91,18 @@ class RedisShared:
         if await self.redis.set(key, self.holder, nx=True, px=ms):
             return True
         # Renew only our own lease (compare-and-set in one script).
-        renewed = await self.redis.eval(  # type: ignore[misc]
+        renewed = await self.redis.eval(
             "if redis.call('get', KEYS[1]) == ARGV[1] then "
             "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end",
-            1, key, self.holder, ms,
+            1,
+            key,
+            self.holder,
+            ms,
         )
         return bool(renewed)
 
     async def ping(self) -> bool:
-        return bool(await self.redis.ping())  # type: ignore[misc]
+        return bool(await self.redis.ping())
 
     async def close(self) -> None:
         await self.redis.aclose()

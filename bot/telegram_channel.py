@@ -36,7 +36,11 @@ class TelegramChannel:
     """Owns the PTB application and the tasks that move updates and outbox messages."""
 
     def __init__(
-        self, *, settings: Settings, cfg: DeskConfig, shared: Shared,
+        self,
+        *,
+        settings: Settings,
+        cfg: DeskConfig,
+        shared: Shared,
         clock: Callable[[], datetime],
     ) -> None:
         assert settings.telegram_token
@@ -109,16 +113,24 @@ class TelegramChannel:
                 # malformed update would block every later one. We parse one by one instead.
                 raw = await self.app.bot.do_api_request(
                     "getupdates",
-                    api_kwargs={"offset": offset, "timeout": timeout,
-                                "allowed_updates": ALLOWED_UPDATES},
+                    api_kwargs={
+                        "offset": offset,
+                        "timeout": timeout,
+                        "allowed_updates": ALLOWED_UPDATES,
+                    },
                     read_timeout=timeout + 10,
                 )
                 backoff = 1.0
             except asyncio.CancelledError:
                 raise
             except RetryAfter as exc:
-                await asyncio.sleep(float(exc.retry_after if isinstance(exc.retry_after, int)
-                                          else exc.retry_after.total_seconds()))
+                await asyncio.sleep(
+                    float(
+                        exc.retry_after
+                        if isinstance(exc.retry_after, int)
+                        else exc.retry_after.total_seconds()
+                    )
+                )
                 continue
             except InvalidToken:
                 log.error("Telegram rejected the token (DESK_TELEGRAM_TOKEN); polling stopped")

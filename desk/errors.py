@@ -38,5 +38,5 @@ class Conflict(DeskError):
     code = "conflict"
 
 
-class AlreadyProcessed(Exception):  # noqa: N818 - a signal, not a failure
+class AlreadyProcessed(Exception):
     """The inbound update was handled before; its effects are already committed."""

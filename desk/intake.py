@@ -42,7 +42,11 @@ async def private_contact(*, actor: Actor, phone: str, contact_user_id: int | No
 
 
 async def private_file(
-    cfg: DeskConfig, *, actor: Actor, file: dict[str, Any], caption: str = "",
+    cfg: DeskConfig,
+    *,
+    actor: Actor,
+    file: dict[str, Any],
+    caption: str = "",
     reply_to: int | None = None,
 ) -> None:
     """A photo or document from an enterprise: material for one of its open tickets."""
@@ -50,6 +54,4 @@ async def private_file(
     if await registration.member_for(actor.user_id) is None:
         await tickets.say(chat_id=actor.chat_id, kind="not_registered")
         return
-    await tickets.enterprise_message(
-        cfg, actor=actor, text=caption, reply_to=reply_to, file=file
-    )
+    await tickets.enterprise_message(cfg, actor=actor, text=caption, reply_to=reply_to, file=file)

@@ -105,9 +105,7 @@ async def department_card(
 ) -> None:
     """Post (or edit) the ticket's card in its department's group; triage if no group is bound."""
     params = await ticket_params(ticket, tz=tz)
-    params.update(
-        actions=card_actions(ticket), note=note, picker=picker, edit=edit
-    )
+    params.update(actions=card_actions(ticket), note=note, picker=picker, edit=edit)
     code = params["department_code"]
     chat = await group_chat(code) if code else None
     if chat is None:

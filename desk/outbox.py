@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from tortoise.functions import Min
 from tortoise.expressions import Q
+from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
 from models.outbox import MessageLink, OutboxMessage, OutboxStatus
 
 MAX_ATTEMPTS = 8
+
 
 async def claim_batch(
     *, now: dt.datetime, limit: int = 30, lease_seconds: float = 60, channel: str = "telegram"
@@ -32,9 +33,7 @@ async def claim_batch(
         | Q(status=OutboxStatus.PENDING, not_before__lte=now)
         | Q(status=OutboxStatus.SENDING, locked_until__lt=now)
     )
-    candidates = (
-        await OutboxMessage.filter(due, channel=channel).order_by("id").limit(limit * 4)
-    )
+    candidates = await OutboxMessage.filter(due, channel=channel).order_by("id").limit(limit * 4)
     if not candidates:
         return []
     chats = {c.chat_id for c in candidates}
@@ -59,7 +58,9 @@ async def claim_batch(
         ).update(status=OutboxStatus.SENDING, locked_until=lease, attempts=row.attempts + 1)
         if won:
             row.status, row.locked_until, row.attempts = (
-                OutboxStatus.SENDING, lease, row.attempts + 1,
+                OutboxStatus.SENDING,
+                lease,
+                row.attempts + 1,
             )
             taken.append(row)
             if len(taken) >= limit:
@@ -80,7 +81,10 @@ async def mark_sent(row: OutboxMessage, *, now: dt.datetime, link_ids: Sequence[
     """Delivered: record it and link the delivered messages to the ticket."""
     async with in_transaction():
         await OutboxMessage.filter(id=row.id).update(
-            status=OutboxStatus.SENT, sent_at=now, locked_until=None, error=None,
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            locked_until=None,
+            error=None,
             message_ids=row.message_ids,
         )
         if row.ticket_id is not None and row.link_role:
@@ -88,7 +92,9 @@ async def mark_sent(row: OutboxMessage, *, now: dt.datetime, link_ids: Sequence[
                 exists = await MessageLink.exists(chat_id=row.chat_id, message_id=mid)
                 if not exists:
                     await MessageLink.create(
-                        chat_id=row.chat_id, message_id=mid, ticket_id=row.ticket_id,
+                        chat_id=row.chat_id,
+                        message_id=mid,
+                        ticket_id=row.ticket_id,
                         role=row.link_role,
                     )
 

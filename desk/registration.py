@@ -112,9 +112,7 @@ async def _take(step: str, data: dict, *, text: str | None, phone: str | None) -
         data["name"] = clean_name(text, what="企业名称", min_len=2, max_len=100)
         return "code"
     if step == "code":
-        data["credit_code"] = (
-            None if text.strip().lower() in SKIP_WORDS else normalize_uscc(text)
-        )
+        data["credit_code"] = None if text.strip().lower() in SKIP_WORDS else normalize_uscc(text)
         return "contact"
     if step == "contact":
         data["contact"] = clean_name(text, what="联系人姓名", min_len=2, max_len=32)

@@ -140,7 +140,7 @@ async def _require_member(actor: Actor) -> Member:
 
 async def _require_owner(actor: Actor, ticket: Ticket) -> Member:
     member = await _require_member(actor)
-    if member.enterprise_id != ticket.enterprise_id:  # type: ignore[attr-defined]
+    if member.enterprise_id != ticket.enterprise_id:
         raise NotAllowed("这不是贵单位的工单。")
     return member
 
@@ -179,9 +179,7 @@ async def _tell_enterprise(
         return
     params = await ticket_params(ticket, tz=cfg.tz)
     params.update(extra)
-    await enqueue(
-        chat_id=chat, kind=kind, params=params, ticket_id=ticket.id, link_role=link_role
-    )
+    await enqueue(chat_id=chat, kind=kind, params=params, ticket_id=ticket.id, link_role=link_role)
 
 
 async def say(*, chat_id: int, kind: str, **params: Any) -> None:
@@ -205,7 +203,7 @@ async def _draft(*, member: Member, actor: Actor, text: str) -> None:
     assert actor.chat_id is not None
     draft = await Draft.create(member=member, text=text)
     open_tickets = (
-        await Ticket.filter(enterprise_id=member.enterprise_id, status__in=OPEN_STATUSES)  # type: ignore[attr-defined]
+        await Ticket.filter(enterprise_id=member.enterprise_id, status__in=OPEN_STATUSES)
         .order_by("-id")
         .limit(3)
     )
@@ -227,7 +225,7 @@ async def decide_draft(
     async with atomic():
         member = await _require_member(actor)
         draft = await Draft.get_or_none(id=draft_id)
-        if draft is None or draft.member_id != member.id:  # type: ignore[attr-defined]
+        if draft is None or draft.member_id != member.id:
             raise NotFound("该草稿不存在。")
         if draft.state != "pending":
             raise Conflict("该诉求已处理过了。")
@@ -238,7 +236,7 @@ async def decide_draft(
             return f"已提交：{ticket.ref}"
         if action == "add" and ticket_id is not None:
             ticket = await _ticket(ticket_id)
-            if ticket.enterprise_id != member.enterprise_id:  # type: ignore[attr-defined]
+            if ticket.enterprise_id != member.enterprise_id:
                 raise NotAllowed("这不是贵单位的工单。")
             await _followup(cfg, ticket=ticket, actor=actor, text=draft.text)
             draft.state, draft.ticket_id = "submitted", ticket.id
@@ -269,7 +267,7 @@ async def _open(cfg: DeskConfig, *, member: Member, text: str, channel: str) -> 
     status = TicketStatus.DISPATCHED if auto else TicketStatus.TRIAGE
     ticket = await Ticket.create(
         ref=await next_ref(now=now, tz=cfg.tz),
-        enterprise_id=member.enterprise_id,  # type: ignore[attr-defined]
+        enterprise_id=member.enterprise_id,
         member=member,
         channel=channel,
         text=text,
@@ -340,9 +338,7 @@ async def _followup(
     params = {"ref": ticket.ref, "text": text, "label": label, "ticket_id": ticket.id}
     role = "card" if code != TRIAGE_CODE else "triage"
     if file:
-        params.update(
-            from_chat_id=actor.chat_id, message_id=file["message_id"], reply_role=role
-        )
+        params.update(from_chat_id=actor.chat_id, message_id=file["message_id"], reply_role=role)
         await enqueue(
             chat_id=chat, kind="copy", params=params, ticket_id=ticket.id, link_role="followup"
         )
@@ -386,8 +382,9 @@ async def enterprise_message(
     async with atomic():
         member = await _require_member(actor)
         pending = await PendingInput.get_or_none(chat_id=actor.chat_id, user_id=actor.user_id)
+        ticket: Ticket | None
         if pending is not None and file is None and text:
-            ticket = await _ticket(pending.ticket_id)  # type: ignore[attr-defined]
+            ticket = await _ticket(pending.ticket_id)
             await pending.delete()
             text = _check_text(text, what="原因")
             ticket.rating_reason = text
@@ -395,11 +392,11 @@ async def enterprise_message(
             await _followup(cfg, ticket=ticket, actor=actor, text=text, label="重办原因")
             return
         ticket = await _linked_ticket(actor.chat_id, reply_to)
-        if ticket is not None and ticket.enterprise_id != member.enterprise_id:  # type: ignore[attr-defined]
+        if ticket is not None and ticket.enterprise_id != member.enterprise_id:
             ticket = None
         if ticket is None and file is not None:
             open_tickets = await Ticket.filter(
-                enterprise_id=member.enterprise_id,  # type: ignore[attr-defined]
+                enterprise_id=member.enterprise_id,
                 status__in=OPEN_STATUSES,
             ).prefetch_related("department", "member", "enterprise")
             if len(open_tickets) == 1:
@@ -424,7 +421,7 @@ async def list_tickets(cfg: DeskConfig, *, actor: Actor, limit: int = 10) -> Non
     async with atomic():
         member = await _require_member(actor)
         tickets = (
-            await Ticket.filter(enterprise_id=member.enterprise_id)  # type: ignore[attr-defined]
+            await Ticket.filter(enterprise_id=member.enterprise_id)
             .order_by("-id")
             .limit(limit)
             .prefetch_related("department", "member", "enterprise")
@@ -522,9 +519,7 @@ def _rating_text(ticket: Ticket) -> str:
 # ---------------------------------------------------------------- staff side
 
 
-async def bind_group(
-    cfg: DeskConfig, *, actor: Actor, code: str, title: str = ""
-) -> None:
+async def bind_group(cfg: DeskConfig, *, actor: Actor, code: str, title: str = "") -> None:
     """``/bind CODE`` by an admin in a group: that group now receives the code's tickets."""
     assert actor.chat_id is not None
     if not cfg.is_admin(actor.user_id):
@@ -535,7 +530,9 @@ async def bind_group(
             dept = await Department.get_or_none(code=code, active=True)
             if dept is None:
                 codes = " ".join(d.code for d in await Department.filter(active=True))
-                raise InvalidInput(f"未知的部门代码 {code}。可用代码：{codes} 以及 TRIAGE（分拨群）。")
+                raise InvalidInput(
+                    f"未知的部门代码 {code}。可用代码：{codes} 以及 TRIAGE（分拨群）。"
+                )
             name = dept.name
         else:
             name = "热线办分拨群"
@@ -578,9 +575,7 @@ async def card_action(
             await _require_triage_group(actor)
             check("dispatch", ticket.status)
             if action == "pick":
-                await triage_card(
-                    ticket, tz=cfg.tz, edit=True, picker=await department_choices()
-                )
+                await triage_card(ticket, tz=cfg.tz, edit=True, picker=await department_choices())
                 return "请选择部门"
             if action == "tback":
                 await triage_card(ticket, tz=cfg.tz, edit=True)
@@ -596,7 +591,9 @@ async def card_action(
                 department_id=dept.id,
             )
             ticket.department = dept
-            await triage_card(ticket, tz=cfg.tz, edit=True, note=f"已由{actor.name}分拨至{dept.short}")
+            await triage_card(
+                ticket, tz=cfg.tz, edit=True, note=f"已由{actor.name}分拨至{dept.short}"
+            )
             await department_card(ticket, tz=cfg.tz, edit=False)
             await _tell_enterprise(cfg, ticket, "dispatched")
             return f"已分拨至{dept.short}"
@@ -649,7 +646,10 @@ async def card_action(
             params.update(actions=[], note=f"已转办至{dept.short}（{actor.name}）", edit=True)
             if old_chat is not None:
                 await enqueue(
-                    chat_id=old_chat, kind="card", params=params, ticket_id=ticket.id,
+                    chat_id=old_chat,
+                    kind="card",
+                    params=params,
+                    ticket_id=ticket.id,
                     link_role="card",
                 )
             ticket.department = dept
@@ -695,7 +695,10 @@ async def _return(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, reason: str)
     params.update(actions=[], note=f"已退回分拨（{actor.name}）：{reason}", edit=True)
     if actor.chat_id is not None:
         await enqueue(
-            chat_id=actor.chat_id, kind="card", params=params, ticket_id=ticket.id,
+            chat_id=actor.chat_id,
+            kind="card",
+            params=params,
+            ticket_id=ticket.id,
             link_role="card",
         )
     ticket.department = None
@@ -723,8 +726,11 @@ async def _resolve(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, result: str
         **extra,
     )
     await TicketMessage.create(
-        ticket_id=ticket.id, direction="out", author_id=actor.user_id,
-        author_name=actor.name, text=result,
+        ticket_id=ticket.id,
+        direction="out",
+        author_id=actor.user_id,
+        author_name=actor.name,
+        text=result,
     )
     await department_card(ticket, tz=cfg.tz, edit=True)
     await _tell_enterprise(cfg, ticket, "visit", link_role="visit")
@@ -756,40 +762,67 @@ async def group_message(
     async with atomic():
         pending = await PendingInput.get_or_none(chat_id=actor.chat_id, user_id=actor.user_id)
         if pending is not None and file is None and text:
-            ticket = await _ticket(pending.ticket_id)  # type: ignore[attr-defined]
+            ticket = await _ticket(pending.ticket_id)
             await pending.delete()
             await _require_dept_group(cfg, actor, ticket)
             if pending.kind == "return":
-                await _return(cfg, actor=actor, ticket=ticket, reason=_check_text(text, what="退回原因"))
+                await _return(
+                    cfg, actor=actor, ticket=ticket, reason=_check_text(text, what="退回原因")
+                )
             else:
-                await _resolve(cfg, actor=actor, ticket=ticket, result=_check_text(text, what="办理结果"))
+                await _resolve(
+                    cfg, actor=actor, ticket=ticket, result=_check_text(text, what="办理结果")
+                )
             return True
-        ticket = await _linked_ticket(actor.chat_id, reply_to)
-        if ticket is None:
+        linked = await _linked_ticket(actor.chat_id, reply_to)
+        if linked is None:
             return False
+        ticket = linked
         await _require_dept_group(cfg, actor, ticket)
         check("progress", ticket.status)
         if file is None:
             text = _check_text(text, what="回复内容")
         await TicketMessage.create(
-            ticket_id=ticket.id, direction="out", author_id=actor.user_id,
-            author_name=actor.name, kind=file["kind"] if file else "text", text=text,
+            ticket_id=ticket.id,
+            direction="out",
+            author_id=actor.user_id,
+            author_name=actor.name,
+            kind=file["kind"] if file else "text",
+            text=text,
             file_id=file.get("file_id") if file else None,
         )
         await _event(ticket, actor, "progress", note=text[:500])
         chat = await _member_chat(ticket)
         if chat is not None:
-            params = {"ref": ticket.ref, "text": text, "ticket_id": ticket.id,
-                      "department": ticket.department.short if ticket.department else ""}
+            params = {
+                "ref": ticket.ref,
+                "text": text,
+                "ticket_id": ticket.id,
+                "department": ticket.department.short if ticket.department else "",
+            }
             if file:
                 params.update(from_chat_id=actor.chat_id, message_id=file["message_id"])
-                await enqueue(chat_id=chat, kind="copy_progress", params=params,
-                              ticket_id=ticket.id, link_role="progress")
+                await enqueue(
+                    chat_id=chat,
+                    kind="copy_progress",
+                    params=params,
+                    ticket_id=ticket.id,
+                    link_role="progress",
+                )
             else:
-                await enqueue(chat_id=chat, kind="progress", params=params,
-                              ticket_id=ticket.id, link_role="progress")
-        await enqueue(chat_id=actor.chat_id, kind="progress_ok",
-                      params={"ref": ticket.ref}, ticket_id=ticket.id)
+                await enqueue(
+                    chat_id=chat,
+                    kind="progress",
+                    params=params,
+                    ticket_id=ticket.id,
+                    link_role="progress",
+                )
+        await enqueue(
+            chat_id=actor.chat_id,
+            kind="progress_ok",
+            params={"ref": ticket.ref},
+            ticket_id=ticket.id,
+        )
         return True
 
 
@@ -814,16 +847,25 @@ async def close_unrated(cfg: DeskConfig) -> int:
         "department", "member", "enterprise"
     ):
         assert ticket.resolved_at is not None
-        until, _ = add_working_days(ticket.resolved_at.astimezone(cfg.tz).date(),
-                                    cfg.visit_working_days)
+        until, _ = add_working_days(
+            ticket.resolved_at.astimezone(cfg.tz).date(), cfg.visit_working_days
+        )
         if local_today <= until:
             continue
         try:
             async with atomic():
-                await _move(ticket, "close", Actor.system(), now=now, note="回访期满未评价",
-                            closed_at=now, close_reason="未评价")
-                await _tell_enterprise(cfg, ticket, "visit", link_role="visit", edit=True,
-                                       done=True, expired=True)
+                await _move(
+                    ticket,
+                    "close",
+                    Actor.system(),
+                    now=now,
+                    note="回访期满未评价",
+                    closed_at=now,
+                    close_reason="未评价",
+                )
+                await _tell_enterprise(
+                    cfg, ticket, "visit", link_role="visit", edit=True, done=True, expired=True
+                )
                 await department_card(ticket, tz=cfg.tz, edit=True, note="回访期满，未评价")
             closed += 1
         except Conflict:

@@ -29,7 +29,9 @@ def normalize_uscc(raw: str) -> str:
         raise InvalidInput(f"统一社会信用代码应为18位，您输入的是{len(code)}位。")
     bad = sorted({c for c in code if c not in _USCC_ALPHABET})
     if bad:
-        raise InvalidInput(f"统一社会信用代码含有无效字符：{''.join(bad)}（不使用 I、O、S、V、Z）。")
+        raise InvalidInput(
+            f"统一社会信用代码含有无效字符：{''.join(bad)}（不使用 I、O、S、V、Z）。"
+        )
     if uscc_check_char(code[:17]) != code[17]:
         raise InvalidInput("统一社会信用代码校验位不正确，请核对后重新输入。")
     return code
@@ -79,6 +81,8 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
-_FULLWIDTH = {0xFF10 + i: 0x30 + i for i in range(10)} | {
-    0xFF21 + i: 0x41 + i for i in range(26)
-} | {0xFF0B: 0x2B, 0x3000: 0x20}
+_FULLWIDTH = (
+    {0xFF10 + i: 0x30 + i for i in range(10)}
+    | {0xFF21 + i: 0x41 + i for i in range(26)}
+    | {0xFF0B: 0x2B, 0x3000: 0x20}
+)

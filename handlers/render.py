@@ -72,7 +72,7 @@ def split_html(head: str, body: str, *, limit: int = LIMIT, ref: str = "") -> li
     while True:
         chunk = _take(raw, room)
         parts.append(escape(chunk))
-        raw = raw[len(chunk):]
+        raw = raw[len(chunk) :]
         if not raw:
             break
         room = limit - 60
@@ -81,7 +81,9 @@ def split_html(head: str, body: str, *, limit: int = LIMIT, ref: str = "") -> li
     total = len(parts)
     out = [head + parts[0]]
     for n, part in enumerate(parts[1:], start=2):
-        out.append(f"<b>{ref}</b>" * bool(ref) + T.CONTINUED.format(n=n, total=total) + "\n" + part)
+        out.append(
+            f"<b>{ref}</b>" * bool(ref) + T.CONTINUED.format(n=n, total=total) + "\n" + part
+        )
     return out
 
 
@@ -192,9 +194,7 @@ def _visit(p: dict[str, Any]) -> list[Op]:
     result = p.get("result") or ""
     long_result = len(result) > VISIT_RESULT_LIMIT
     shown = result[:VISIT_RESULT_LIMIT] + "…（全文见上一条消息）" if long_result else result
-    text = T.VISIT.format(
-        ref=p["ref"], department=escape(p["department"]), result=escape(shown)
-    )
+    text = T.VISIT.format(ref=p["ref"], department=escape(p["department"]), result=escape(shown))
     tid = p["ticket_id"]
     solved, satisfaction = p.get("solved"), p.get("satisfaction")
     rows: Buttons = []
@@ -205,11 +205,17 @@ def _visit(p: dict[str, Any]) -> list[Op]:
             text += "\n\n" + T.VISIT_DONE.format(chosen=escape(_chosen(p)))
     else:
         if solved is None:
-            rows.append([(T.BTN["solved"], cb.visit(tid, "s1")),
-                         (T.BTN["unsolved"], cb.visit(tid, "s0"))])
+            rows.append(
+                [(T.BTN["solved"], cb.visit(tid, "s1")), (T.BTN["unsolved"], cb.visit(tid, "s0"))]
+            )
         if satisfaction is None:
-            rows.append([(T.BTN["m3"], cb.visit(tid, "m3")), (T.BTN["m2"], cb.visit(tid, "m2")),
-                         (T.BTN["m1"], cb.visit(tid, "m1"))])
+            rows.append(
+                [
+                    (T.BTN["m3"], cb.visit(tid, "m3")),
+                    (T.BTN["m2"], cb.visit(tid, "m2")),
+                    (T.BTN["m1"], cb.visit(tid, "m1")),
+                ]
+            )
         if solved is not None or satisfaction is not None:
             text += "\n\n" + T.VISIT_PARTIAL.format(chosen=escape(_chosen(p)))
     if p.get("edit"):
@@ -249,14 +255,18 @@ def _ticket_list(p: dict[str, Any]) -> list[Op]:
     for n, item in enumerate(items, start=1):
         lines.append(
             T.TICKET_LIST_ITEM.format(
-                n=n, ref=item["ref"], department=escape(item["department"]),
-                status_label=item["status_label"], deadline=item["deadline"],
+                n=n,
+                ref=item["ref"],
+                department=escape(item["department"]),
+                status_label=item["status_label"],
+                deadline=item["deadline"],
                 text=escape(item["text"]),
             )
         )
         if item.get("can_cancel"):
-            rows.append([(T.BTN["cancel_ticket"].format(ref=item["ref"]),
-                          cb.cancel(item["ticket_id"]))])
+            rows.append(
+                [(T.BTN["cancel_ticket"].format(ref=item["ref"]), cb.cancel(item["ticket_id"]))]
+            )
     return [Send(text="\n".join(lines), buttons=rows or None)]
 
 
@@ -279,9 +289,12 @@ def _card(p: dict[str, Any]) -> list[Op]:
         lines.append(T.CARD_REOPEN.format(n=p.get("reopen_count") or 1))
     lines.append(
         T.CARD_BODY.format(
-            enterprise=escape(p["enterprise"]), contact=escape(p["contact"]),
-            phone=escape(p["phone"]), deadline=p["deadline"],
-            status_label=p["status_label"], claimant=claimant,
+            enterprise=escape(p["enterprise"]),
+            contact=escape(p["contact"]),
+            phone=escape(p["phone"]),
+            deadline=p["deadline"],
+            status_label=p["status_label"],
+            claimant=claimant,
         )
     )
     if p.get("matched"):
@@ -305,20 +318,30 @@ def _card(p: dict[str, Any]) -> list[Op]:
 
 def _triage_card(p: dict[str, Any]) -> list[Op]:
     tid = p["ticket_id"]
-    lines = [T.TRIAGE_HEAD.format(ref=p["ref"], urgent="｜紧急" if p.get("urgent") else "",
-                                  type=p["type"])]
+    lines = [
+        T.TRIAGE_HEAD.format(
+            ref=p["ref"], urgent="｜紧急" if p.get("urgent") else "", type=p["type"]
+        )
+    ]
     lines.append(
         T.CARD_BODY.format(
-            enterprise=escape(p["enterprise"]), contact=escape(p["contact"]),
-            phone=escape(p["phone"]), deadline=p["deadline"],
-            status_label=p["status_label"], claimant="",
+            enterprise=escape(p["enterprise"]),
+            contact=escape(p["contact"]),
+            phone=escape(p["phone"]),
+            deadline=p["deadline"],
+            status_label=p["status_label"],
+            claimant="",
         )
     )
     if p.get("candidates"):
-        lines.append(T.TRIAGE_SUGGEST.format(
-            candidates=" / ".join(f"{escape(name)} {score:g}" for _, name, score in p["candidates"]),
-            confidence=p.get("confidence") or 0.0,
-        ))
+        lines.append(
+            T.TRIAGE_SUGGEST.format(
+                candidates=" / ".join(
+                    f"{escape(name)} {score:g}" for _, name, score in p["candidates"]
+                ),
+                confidence=p.get("confidence") or 0.0,
+            )
+        )
     if p.get("matched"):
         lines.append(T.CARD_MATCHED.format(terms=escape("、".join(p["matched"][:8]))))
     if p.get("note"):
@@ -331,8 +354,10 @@ def _triage_card(p: dict[str, Any]) -> list[Op]:
         rows = _picker(p["picker"], lambda code: cb.ticket(tid, "dispatch", code))
         rows.append([(T.BTN["back"], cb.ticket(tid, "tback"))])
     elif "dispatch" in (p.get("actions") or []):
-        top = [(f"→ {name}", cb.ticket(tid, "dispatch", code))
-               for code, name, _ in (p.get("candidates") or [])[:3]]
+        top = [
+            (f"→ {name}", cb.ticket(tid, "dispatch", code))
+            for code, name, _ in (p.get("candidates") or [])[:3]
+        ]
         if top:
             rows.append(top)
         rows.append([(T.BTN["more"], cb.ticket(tid, "pick"))])
@@ -344,7 +369,7 @@ def _card_ops(lines: list[str], p: dict[str, Any], rows: Buttons, role: str = "c
     body = p.get("text") or ""
     # The card shows what fits (by escaped length); the rest follows as continuation parts.
     shown = _take(body, min(CARD_TEXT_LIMIT, LIMIT - len(head) - 40))
-    rest = body[len(shown):]
+    rest = body[len(shown) :]
     text = head + escape(shown) + ("…" if rest else "")
     if p.get("edit"):
         return [Edit(role=role, text=text, buttons=rows or None)]
@@ -357,7 +382,7 @@ def _card_ops(lines: list[str], p: dict[str, Any], rows: Buttons, role: str = "c
 
 def _picker(choices: list[list[str]], data: Any) -> Buttons:
     buttons = [(name, data(code)) for code, name in choices]
-    return [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
+    return [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
 
 
 def _clip(text: str, n: int) -> str:
@@ -374,8 +399,14 @@ def _copy(p: dict[str, Any]) -> list[Op]:
     caption = T.FOLLOWUP_FILE.format(ref=p["ref"], label=escape(p.get("label", "")))
     if p.get("text"):
         caption += "：" + escape(p["text"][:800])
-    return [Copy(from_chat_id=p["from_chat_id"], message_id=p["message_id"], caption=caption,
-                 reply_role=p.get("reply_role"))]
+    return [
+        Copy(
+            from_chat_id=p["from_chat_id"],
+            message_id=p["message_id"],
+            caption=caption,
+            reply_role=p.get("reply_role"),
+        )
+    ]
 
 
 _RENDERERS: dict[str, Any] = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Update
@@ -29,13 +29,12 @@ from desk.errors import AlreadyProcessed, DeskError
 from desk.refs import find_ref
 
 from . import callbacks as cb
-from . import texts as T
 
 log = logging.getLogger(__name__)
 
 CFG_KEY = "desk_cfg"
 Ctx = ContextTypes.DEFAULT_TYPE
-Handler = Callable[[Update, Ctx], Awaitable[Any]]
+Handler = Callable[[Update, Ctx], Coroutine[Any, Any, Any]]
 
 
 def _cfg(context: Ctx) -> DeskConfig:
@@ -113,7 +112,8 @@ async def private_contact(update: Update, context: Ctx) -> None:
     msg = update.effective_message
     assert msg is not None and msg.contact is not None
     await intake.private_contact(
-        actor=_actor(update), phone=msg.contact.phone_number,
+        actor=_actor(update),
+        phone=msg.contact.phone_number,
         contact_user_id=msg.contact.user_id,
     )
 
@@ -125,8 +125,7 @@ def _file(update: Update) -> dict[str, Any] | None:
     if msg.photo:
         return {"kind": "photo", "file_id": msg.photo[-1].file_id, "message_id": msg.message_id}
     if msg.document:
-        return {"kind": "document", "file_id": msg.document.file_id,
-                "message_id": msg.message_id}
+        return {"kind": "document", "file_id": msg.document.file_id, "message_id": msg.message_id}
     return None
 
 
@@ -136,7 +135,10 @@ async def private_file(update: Update, context: Ctx) -> None:
     file = _file(update)
     assert msg is not None and file is not None
     await intake.private_file(
-        _cfg(context), actor=_actor(update), file=file, caption=msg.caption or "",
+        _cfg(context),
+        actor=_actor(update),
+        file=file,
+        caption=msg.caption or "",
         reply_to=_reply_to(update),
     )
 
@@ -188,8 +190,11 @@ async def group_message(update: Update, context: Ctx) -> None:
     msg = update.effective_message
     assert msg is not None
     await tickets.group_message(
-        _cfg(context), actor=_actor(update), text=msg.text or msg.caption or "",
-        reply_to=_reply_to(update), file=_file(update),
+        _cfg(context),
+        actor=_actor(update),
+        text=msg.text or msg.caption or "",
+        reply_to=_reply_to(update),
+        file=_file(update),
     )
 
 
@@ -269,8 +274,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
     app.add_handler(CommandHandler("help", group_help, filters=groups & new))
     app.add_handler(
         MessageHandler(
-            groups & new & ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO
-                            | filters.Document.ALL),
+            groups
+            & new
+            & ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL),
             group_message,
         )
     )

@@ -33,15 +33,15 @@ REG_STEPS = {
 
 WELCOME = f"您好！这里是{HOTLINE}。首次使用请先完成企业注册。"
 REG_DONE = (
-    "✅ 注册成功！\n企业：{enterprise}\n信用代码：{credit_code}\n联系人：{contact}\n手机：{phone}\n\n"
+    "✅ 注册成功！\n企业：{enterprise}\n信用代码：{credit_code}\n"
+    "联系人：{contact}\n手机：{phone}\n\n"
     "现在可以直接发送文字，描述您遇到的问题（办事难点、政策咨询、投诉建议等），"
     "我们会生成工单、转交主管部门并限时办结。发送 /tickets 查看我的工单。"
 )
 REG_JOINED = "（贵单位已有同事注册，您已加入同一企业账户。）"
 REG_CANCELLED = "已取消注册。发送 /start 可重新开始。"
 WELCOME_BACK = (
-    "您好，{contact}（{enterprise}）。请直接发送文字描述您的问题；"
-    "发送 /tickets 查看我的工单。"
+    "您好，{contact}（{enterprise}）。请直接发送文字描述您的问题；发送 /tickets 查看我的工单。"
 )
 NOT_REGISTERED = "请先发送 /start 完成企业注册，再提交诉求。"
 CONTACT_IGNORED = "已收到联系人信息。如需提交诉求，请直接发送文字描述。"
@@ -72,7 +72,9 @@ ACK_TRIAGE = (
 DISPATCHED = "📮 工单 <b>{ref}</b> 已分拨至{department}办理，办理时限：{deadline}前。"
 CLAIMED = "👤 工单 <b>{ref}</b> 已由{department}工作人员认领，正在办理。"
 TRANSFERRED = "🔀 工单 <b>{ref}</b> 已转由{department}办理，办理时限：{deadline}前。"
-PROGRESS = "💬 工单 <b>{ref}</b> 办理进展（{department}）：\n{text}\n\n如需回复，请回复（引用）本条消息。"
+PROGRESS = (
+    "💬 工单 <b>{ref}</b> 办理进展（{department}）：\n{text}\n\n如需回复，请回复（引用）本条消息。"
+)
 PROGRESS_FILE = "💬 工单 {ref} 办理进展（{department}）"
 FOLLOWUP_OK = "已将补充内容转给承办部门（工单 {ref}）。"
 CANCELLED = "工单 <b>{ref}</b> 已撤销。"

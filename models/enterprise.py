@@ -27,6 +27,7 @@ class Member(Model):
     enterprise: fields.ForeignKeyRelation[Enterprise] = fields.ForeignKeyField(
         "desk.Enterprise", related_name="members", on_delete=fields.CASCADE
     )
+    enterprise_id: int
     tg_user_id = fields.BigIntField(unique=True, null=True)
     chat_id = fields.BigIntField(null=True)
     contact_name = fields.CharField(max_length=64)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.department import Department
+    from models.enterprise import Enterprise, Member
 
 
 class TicketStatus(StrEnum):
@@ -35,13 +40,20 @@ class Ticket(Model):
 
     id = fields.IntField(primary_key=True)
     ref = fields.CharField(max_length=24, unique=True)
-    enterprise = fields.ForeignKeyField("desk.Enterprise", related_name="tickets")
-    member = fields.ForeignKeyField("desk.Member", related_name="tickets")
+    enterprise: fields.ForeignKeyRelation[Enterprise] = fields.ForeignKeyField(
+        "desk.Enterprise", related_name="tickets"
+    )
+    enterprise_id: int
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "desk.Member", related_name="tickets"
+    )
+    member_id: int
     channel = fields.CharField(max_length=16, default="telegram")
     text = fields.TextField()
-    department = fields.ForeignKeyField(
+    department: fields.ForeignKeyNullableRelation[Department] = fields.ForeignKeyField(
         "desk.Department", related_name="tickets", null=True, on_delete=fields.SET_NULL
     )
+    department_id: int | None
     status = fields.CharEnumField(TicketStatus, max_length=16, db_index=True)
     type = fields.CharField(max_length=4, default="咨询")
     urgent = fields.BooleanField(default=False)
@@ -74,7 +86,10 @@ class TicketEvent(Model):
     """One row of the append-only log: who did what, when, from which state to which."""
 
     id = fields.BigIntField(primary_key=True)
-    ticket = fields.ForeignKeyField("desk.Ticket", related_name="events")
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "desk.Ticket", related_name="events"
+    )
+    ticket_id: int
     at = fields.DatetimeField(auto_now_add=True)
     actor_kind = fields.CharField(max_length=16)
     actor_id = fields.BigIntField(null=True)
@@ -94,7 +109,10 @@ class TicketMessage(Model):
     """A message in a ticket's conversation: follow-ups, progress, attachments."""
 
     id = fields.BigIntField(primary_key=True)
-    ticket = fields.ForeignKeyField("desk.Ticket", related_name="messages")
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "desk.Ticket", related_name="messages"
+    )
+    ticket_id: int
     at = fields.DatetimeField(auto_now_add=True)
     direction = fields.CharField(max_length=8)  # "in" from the enterprise, "out" from staff
     author_id = fields.BigIntField(null=True)
@@ -114,7 +132,10 @@ class Draft(Model):
     """A request the enterprise typed, waiting for its 确认 before it becomes a ticket."""
 
     id = fields.IntField(primary_key=True)
-    member = fields.ForeignKeyField("desk.Member", related_name="drafts")
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "desk.Member", related_name="drafts"
+    )
+    member_id: int
     text = fields.TextField()
     state = fields.CharField(max_length=12, default="pending")  # pending|submitted|cancelled
     ticket_id = fields.IntField(null=True)
@@ -131,7 +152,10 @@ class PendingInput(Model):
     chat_id = fields.BigIntField()
     user_id = fields.BigIntField()
     kind = fields.CharField(max_length=16)  # resolve | return | reason
-    ticket = fields.ForeignKeyField("desk.Ticket", related_name="pending_inputs")
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "desk.Ticket", related_name="pending_inputs"
+    )
+    ticket_id: int
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

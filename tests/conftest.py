@@ -40,7 +40,7 @@ async def fresh_pg_database() -> AsyncIterator[str]:
     """Create an empty PostgreSQL database, yield its URL, drop it afterwards."""
     try:
         admin = await _pg_admin()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _unavailable("PostgreSQL", exc)
     name = f"desk_test_{uuid.uuid4().hex[:12]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -103,7 +103,7 @@ async def redis_url() -> AsyncIterator[str]:
     client = Redis.from_url(REDIS_URL)
     try:
         await asyncio.wait_for(client.ping(), timeout=5)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         await client.aclose()
         _unavailable("Redis", exc)
     await client.flushdb()

@@ -68,8 +68,9 @@ class Desk:
     runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        app = create_app(make_settings(self.fake, self.db_url, webhook=self.webhook,
-                                       port=self.port))
+        app = create_app(
+            make_settings(self.fake, self.db_url, webhook=self.webhook, port=self.port)
+        )
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
@@ -86,17 +87,25 @@ class Dialog:
     def __init__(self, fake: FakeBotAPI) -> None:
         self.fake = fake
 
-    async def send(self, user: dict[str, Any], text: str | None = None, *,
-                   chat: dict[str, Any] | None = None, reply_to: int | None = None,
-                   **kw: Any) -> dict[str, Any]:
+    async def send(
+        self,
+        user: dict[str, Any],
+        text: str | None = None,
+        *,
+        chat: dict[str, Any] | None = None,
+        reply_to: int | None = None,
+        **kw: Any,
+    ) -> dict[str, Any]:
         return await self.fake.user_sends(user, chat, text, reply_to_message_id=reply_to, **kw)
 
-    async def expect(self, chat_id: int, contains: str, *, after: int = 0,
-                     timeout: float = 8.0) -> SentMessage:
-        return await self.fake.wait_for(chat_id, contains, after=after, timeout=timeout)
+    async def expect(
+        self, chat_id: int, contains: str, *, after: int = 0, wait: float = 8.0
+    ) -> SentMessage:
+        return await self.fake.wait_for(chat_id, contains, after=after, timeout=wait)
 
-    async def press(self, user: dict[str, Any], chat_id: int, label: str, *,
-                    message: SentMessage | None = None) -> str:
+    async def press(
+        self, user: dict[str, Any], chat_id: int, label: str, *, message: SentMessage | None = None
+    ) -> str:
         """Press the newest button containing ``label``; returns the toast text."""
         if message is None:
             message, data = self.fake.find_button(chat_id, label)
@@ -106,8 +115,9 @@ class Dialog:
             data = matches[0]
         return await self.press_data(user, chat_id, message.message_id, data)
 
-    async def press_data(self, user: dict[str, Any], chat_id: int, message_id: int,
-                         data: str | None) -> str:
+    async def press_data(
+        self, user: dict[str, Any], chat_id: int, message_id: int, data: str | None
+    ) -> str:
         update = await self.fake.user_presses(user, chat_id, message_id, data)
         query_id = str(update["callback_query"]["id"])
         for _ in range(200):
@@ -141,9 +151,14 @@ async def bind_groups(d: Dialog) -> None:
         await d.expect(group["id"], "已绑定")
 
 
-async def register(d: Dialog, user: dict[str, Any], company: str = "天津泰达测试科技有限公司",
-                   code: str = "跳过", contact: str = "王经理",
-                   phone: str = "13812345678") -> None:
+async def register(
+    d: Dialog,
+    user: dict[str, Any],
+    company: str = "天津泰达测试科技有限公司",
+    code: str = "跳过",
+    contact: str = "王经理",
+    phone: str = "13812345678",
+) -> None:
     chat = user["id"]
     m = d.mark()
     await d.send(user, "/start")

@@ -33,8 +33,7 @@ REQUEST = "我们公司出口退税申报已经一个多月了，退税款一直
 @pytest.fixture(
     params=[
         pytest.param(("polling", "sqlite"), id="polling-sqlite"),
-        pytest.param(("webhook", "postgres"), id="webhook-postgres",
-                     marks=pytest.mark.postgres),
+        pytest.param(("webhook", "postgres"), id="webhook-postgres", marks=pytest.mark.postgres),
     ]
 )
 def mode(request: pytest.FixtureRequest) -> tuple[str, str]:
@@ -71,7 +70,9 @@ async def test_whole_loop(
         card = await d.expect(TAX_G["id"], "承办人")
         assert "办结" in " ".join(t for t, _ in fake.buttons(card))
         # A second press on a stale copy changes nothing.
-        stale = await d.press_data(TAX2, TAX_G["id"], card.message_id, f"t:{card_ticket_id(fake, card)}:claim")
+        stale = await d.press_data(
+            TAX2, TAX_G["id"], card.message_id, f"t:{card_ticket_id(fake, card)}:claim"
+        )
         assert "不能认领" in stale
         await d.expect(ENT["id"], "认领")
 
@@ -151,8 +152,17 @@ async def test_whole_loop(
         assert ticket.rating_satisfaction == "基本满意"
         actions = [e.action for e in await TicketEvent.filter(ticket_id=ticket.id)]
         assert actions[:3] == ["create", "claim", "followup"] or "create" == actions[0]
-        for needed in ("claim", "progress", "followup", "transfer", "return", "dispatch",
-                       "resolve", "reopen", "close"):
+        for needed in (
+            "claim",
+            "progress",
+            "followup",
+            "transfer",
+            "return",
+            "dispatch",
+            "resolve",
+            "reopen",
+            "close",
+        ):
             assert needed in actions, actions
 
         # /tickets lists it with its state.

@@ -72,12 +72,15 @@ async def test_registration_validates_and_joins(dialog: Dialog, desk: Desk) -> N
     await d.send(ENT, "12345")
     await d.expect(chat, "手机号码格式不正确", after=m)
     m = d.mark()
-    await d.send(ENT, contact={"phone_number": "+8613900001111", "first_name": "别人",
-                               "user_id": 5555})
+    await d.send(
+        ENT, contact={"phone_number": "+8613900001111", "first_name": "别人", "user_id": 5555}
+    )
     await d.expect(chat, "本人", after=m)
     m = d.mark()
-    await d.send(ENT, contact={"phone_number": "+86 139 0000 2222", "first_name": "王",
-                               "user_id": ENT["id"]})
+    await d.send(
+        ENT,
+        contact={"phone_number": "+86 139 0000 2222", "first_name": "王", "user_id": ENT["id"]},
+    )
     done = await d.expect(chat, "注册成功", after=m)
     assert good in (done.plain_text or "")
     # A colleague joins the same enterprise with the same credit code.
@@ -85,8 +88,9 @@ async def test_registration_validates_and_joins(dialog: Dialog, desk: Desk) -> N
     await d.expect(ENT2["id"], "同一企业")
 
 
-async def test_forged_and_stale_buttons_change_nothing(dialog: Dialog, desk: Desk,
-                                                       fake: FakeBotAPI) -> None:
+async def test_forged_and_stale_buttons_change_nothing(
+    dialog: Dialog, desk: Desk, fake: FakeBotAPI
+) -> None:
     d = dialog
     await bind_groups(d)
     await register(d, ENT)
@@ -100,14 +104,16 @@ async def test_forged_and_stale_buttons_change_nothing(dialog: Dialog, desk: Des
     assert "无效" in await d.press_data(TAX1, TAX_G["id"], card.message_id, "garbage:1")
     assert "无效" in await d.press_data(TAX1, TAX_G["id"], card.message_id, None)
     assert "找不到" in await d.press_data(TAX1, TAX_G["id"], card.message_id, "t:999999:claim")
-    assert "所属部门" in await d.press_data(ENV1, ENV_G["id"], env_msg.message_id,
-                                        f"t:{tid}:claim")
-    assert "所属部门" in await d.press_data(ENV1, ENV_G["id"], env_msg.message_id,
-                                        f"t:{tid}:to:ENV")
-    assert "分拨群" in await d.press_data(TAX1, TAX_G["id"], card.message_id,
-                                       f"t:{tid}:dispatch:ENV")
-    assert "未知操作" in await d.press_data(TAX1, TAX_G["id"], card.message_id,
-                                        f"t:{tid}:zap")
+    assert "所属部门" in await d.press_data(
+        ENV1, ENV_G["id"], env_msg.message_id, f"t:{tid}:claim"
+    )
+    assert "所属部门" in await d.press_data(
+        ENV1, ENV_G["id"], env_msg.message_id, f"t:{tid}:to:ENV"
+    )
+    assert "分拨群" in await d.press_data(
+        TAX1, TAX_G["id"], card.message_id, f"t:{tid}:dispatch:ENV"
+    )
+    assert "未知操作" in await d.press_data(TAX1, TAX_G["id"], card.message_id, f"t:{tid}:zap")
     ack = await d.expect(ENT["id"], "已受理")
     assert "无效" in await d.press_data(ENT, ENT["id"], ack.message_id, f"t:{tid}:claim")
     await register(d, ENT2, company="另一家公司", contact="赵会计", phone="13700001111")
@@ -123,8 +129,7 @@ async def test_forged_and_stale_buttons_change_nothing(dialog: Dialog, desk: Des
     # The enterprise may cancel its own ticket; the group card says so.
     assert "已撤销" in await d.press(ENT, ENT["id"], "撤销", message=ack)
     await d.expect(TAX_G["id"], "企业已撤销")
-    assert "不能认领" in await d.press_data(TAX1, TAX_G["id"], card.message_id,
-                                        f"t:{tid}:claim")
+    assert "不能认领" in await d.press_data(TAX1, TAX_G["id"], card.message_id, f"t:{tid}:claim")
 
 
 async def test_commands_and_roles(dialog: Dialog, desk: Desk) -> None:
@@ -174,16 +179,18 @@ async def test_html_and_long_text_are_safe(dialog: Dialog, desk: Desk, fake: Fak
     await d.expect(ENT["id"], "过长", after=m)
 
 
-async def test_duplicate_and_malformed_updates(dialog: Dialog, desk: Desk,
-                                               fake: FakeBotAPI) -> None:
+async def test_duplicate_and_malformed_updates(
+    dialog: Dialog, desk: Desk, fake: FakeBotAPI
+) -> None:
     d = dialog
     await register(d, ENT)
     update = await d.send(ENT, "园区门口道路坑洼，货车进出困难，希望尽快修补")
     await d.expect(ENT["id"], "确认")
     # Telegram delivers the same update again (e.g. after a crash before confirming it).
     await fake.inject_raw_update(update, assign_id=False)
-    await fake.inject_raw_update({"update_id": update["update_id"] + 100, "message": "garbage"},
-                                 assign_id=False)
+    await fake.inject_raw_update(
+        {"update_id": update["update_id"] + 100, "message": "garbage"}, assign_id=False
+    )
     m = d.mark()
     await d.send(ENT, "/tickets")
     await d.expect(ENT["id"], "还没有工单", after=m)
@@ -215,8 +222,9 @@ async def test_unbound_department_waits_for_its_group(dialog: Dialog, desk: Desk
     assert "认领" in " ".join(t for t, _ in d.fake.buttons(card))
 
 
-async def test_photo_followup_reaches_the_group(dialog: Dialog, desk: Desk,
-                                                fake: FakeBotAPI) -> None:
+async def test_photo_followup_reaches_the_group(
+    dialog: Dialog, desk: Desk, fake: FakeBotAPI
+) -> None:
     d = dialog
     await bind_groups(d)
     await register(d, ENT)
@@ -230,8 +238,9 @@ async def test_photo_followup_reaches_the_group(dialog: Dialog, desk: Desk,
     assert ref in (copied.plain_text or "")
 
 
-async def test_restart_loses_nothing_and_sends_nothing_twice(fake: FakeBotAPI, dialog: Dialog,
-                                                             db_url: str) -> None:
+async def test_restart_loses_nothing_and_sends_nothing_twice(
+    fake: FakeBotAPI, dialog: Dialog, db_url: str
+) -> None:
     d = dialog
     first = Desk(fake=fake, db_url=db_url, webhook=False)
     await first.start()
@@ -242,10 +251,17 @@ async def test_restart_loses_nothing_and_sends_nothing_twice(fake: FakeBotAPI, d
     await first.stop()
 
     # While the desk is down, staff press 认领 and the enterprise writes: updates wait.
-    await d.fake.user_presses(TAX1, TAX_G["id"], card.message_id,
-                              [x for _, x in fake.buttons(card) if x and x.endswith(":claim")][0])
-    await d.send(ENT, "补充：退税申报表已于9月15日提交", reply_to=(
-        await d.expect(ENT["id"], "已受理")).message_id)
+    await d.fake.user_presses(
+        TAX1,
+        TAX_G["id"],
+        card.message_id,
+        next(x for _, x in fake.buttons(card) if x and x.endswith(":claim")),
+    )
+    await d.send(
+        ENT,
+        "补充：退税申报表已于9月15日提交",
+        reply_to=(await d.expect(ENT["id"], "已受理")).message_id,
+    )
 
     second = Desk(fake=fake, db_url=db_url, webhook=False, port=first.port)
     await second.start()
@@ -265,17 +281,25 @@ async def test_restart_loses_nothing_and_sends_nothing_twice(fake: FakeBotAPI, d
         assert not dupes, dupes
 
 
-async def test_webhook_checks_secret_and_input(fake: FakeBotAPI, dialog: Dialog,
-                                               db_url: str) -> None:
+async def test_webhook_checks_secret_and_input(
+    fake: FakeBotAPI, dialog: Dialog, db_url: str
+) -> None:
     desk = Desk(fake=fake, db_url=db_url, webhook=True)
     await desk.start()
     try:
         url = f"http://127.0.0.1:{desk.port}/tg/hook"
         assert fake.webhook_url == url and fake.webhook_secret == SECRET
-        update = {"update_id": 777, "message": {
-            "message_id": 1, "date": 0, "chat": {"id": ENT["id"], "type": "private"},
-            "from": {**ENT, "is_bot": False}, "text": "/start",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        update = {
+            "update_id": 777,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": ENT["id"], "type": "private"},
+                "from": {**ENT, "is_bot": False},
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            },
+        }
         assert await fake.post_webhook(update, secret="wrong") == 403
         assert await fake.post_webhook(update, secret=None) == 403
         async with aiohttp.ClientSession() as http:

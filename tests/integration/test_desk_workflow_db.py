@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 from typing import Any
 
 import pytest
@@ -96,8 +97,7 @@ async def bind_all(cfg: DeskConfig) -> None:
     await tickets.bind_group(
         cfg, actor=Actor("staff", 1, "管理员", chat_id=TRIAGE_CHAT), code="triage"
     )
-    await tickets.bind_group(cfg, actor=Actor("staff", 1, "管理员", chat_id=ENV_CHAT),
-                             code="ENV")
+    await tickets.bind_group(cfg, actor=Actor("staff", 1, "管理员", chat_id=ENV_CHAT), code="ENV")
 
 
 async def register(actor: Actor, *answers: str) -> None:
@@ -127,8 +127,9 @@ async def submit(cfg: DeskConfig, actor: Actor, text: str) -> Ticket:
 async def to_tax(cfg: DeskConfig, ticket: Ticket) -> Ticket:
     """The TAX request is dispatched to TAX: by the router, or by the hotline office."""
     if ticket.status == TicketStatus.TRIAGE:
-        await tickets.card_action(cfg, actor=TRIAGE_1, ticket_id=ticket.id, action="dispatch",
-                                  arg="TAX")
+        await tickets.card_action(
+            cfg, actor=TRIAGE_1, ticket_id=ticket.id, action="dispatch", arg="TAX"
+        )
     ticket = await Ticket.get(id=ticket.id).prefetch_related("department")
     assert ticket.status == TicketStatus.DISPATCHED
     assert ticket.department is not None and ticket.department.code == "TAX"
@@ -156,18 +157,22 @@ async def test_bind_groups(db: str, cfg: DeskConfig) -> None:
     assert row.chat_id == TAX_CHAT and row.kind == "bound"
     assert row.params["code"] == "TAX" and "税务" in row.params["name"]
 
-    await tickets.bind_group(cfg, actor=Actor("staff", 1, "管理员", chat_id=TRIAGE_CHAT),
-                             code="TRIAGE")
+    await tickets.bind_group(
+        cfg, actor=Actor("staff", 1, "管理员", chat_id=TRIAGE_CHAT), code="TRIAGE"
+    )
     (row,) = await box.take()
     assert (row.chat_id, row.kind, row.params) == (
-        TRIAGE_CHAT, "bound", {"code": "TRIAGE", "name": "热线办分拨群"}
+        TRIAGE_CHAT,
+        "bound",
+        {"code": "TRIAGE", "name": "热线办分拨群"},
     )
 
     with pytest.raises(NotAllowed, match="管理员"):
         await tickets.bind_group(cfg, actor=TAX_1, code="ENV")
     with pytest.raises(InvalidInput) as info:
-        await tickets.bind_group(cfg, actor=Actor("staff", 1, "管理员", chat_id=ENV_CHAT),
-                                 code="XYZ")
+        await tickets.bind_group(
+            cfg, actor=Actor("staff", 1, "管理员", chat_id=ENV_CHAT), code="XYZ"
+        )
     assert "XYZ" in info.value.message and "TRIAGE" in info.value.message
     assert "TAX" in info.value.message
     assert await box.take() == []
@@ -184,8 +189,9 @@ async def test_binding_posts_the_waiting_tickets(db: str, cfg: DeskConfig) -> No
     ticket = await submit(cfg, ENT_A, TAX_TEXT)  # no group bound yet: nothing posted to groups
     box = Box()
     await box.skip()
-    await tickets.bind_group(cfg, actor=Actor("staff", 1, "管理员", chat_id=TRIAGE_CHAT),
-                             code="TRIAGE")
+    await tickets.bind_group(
+        cfg, actor=Actor("staff", 1, "管理员", chat_id=TRIAGE_CHAT), code="TRIAGE"
+    )
     await tickets.bind_group(cfg, actor=ADMIN, code="TAX")
     rows = await box.take()
     if ticket.status == TicketStatus.TRIAGE:
@@ -234,8 +240,11 @@ async def test_registration_dialog(db: str) -> None:
     (row,) = await box.take()
     assert row.kind == "reg_done"
     assert row.params == {
-        "enterprise": "天津泰达示例科技有限公司", "credit_code": CODE_A, "contact": "张三",
-        "phone": "138****5678", "joined": False,
+        "enterprise": "天津泰达示例科技有限公司",
+        "credit_code": CODE_A,
+        "contact": "张三",
+        "phone": "138****5678",
+        "joined": False,
     }
     assert not await registration.in_progress(501)
     member = await registration.member_for(501)
@@ -307,8 +316,9 @@ async def test_draft_cancel_and_add(db: str, cfg: DeskConfig) -> None:
     draft_id = confirm["draft_id"]
     with pytest.raises(Exception, match="草稿不存在"):
         await tickets.decide_draft(cfg, actor=ENT_B, draft_id=draft_id, action="ok")
-    answer = await tickets.decide_draft(cfg, actor=ENT_A, draft_id=draft_id, action="add",
-                                        ticket_id=ticket.id)
+    answer = await tickets.decide_draft(
+        cfg, actor=ENT_A, draft_id=draft_id, action="add", ticket_id=ticket.id
+    )
     assert answer == f"已补充到 {ticket.ref}"
     rows = await box.take()
     ticket = await reload(ticket)
@@ -340,8 +350,9 @@ async def test_ticket_lifecycle(db: str, cfg: DeskConfig, clock: Clock) -> None:
     await tickets.draft_request(cfg, actor=ENT_A, text=TAX_TEXT)
     confirm = one(await box.take(), 501, "draft_confirm")
     assert confirm["text"] == TAX_TEXT and confirm["open"] == []
-    answer = await tickets.decide_draft(cfg, actor=ENT_A, draft_id=confirm["draft_id"],
-                                        action="ok")
+    answer = await tickets.decide_draft(
+        cfg, actor=ENT_A, draft_id=confirm["draft_id"], action="ok"
+    )
     assert answer == "已提交：TD20250602-0001"
     ticket = await Ticket.get(ref="TD20250602-0001").prefetch_related("department")
     assert ticket.status in (TicketStatus.DISPATCHED, TicketStatus.TRIAGE)
@@ -394,13 +405,12 @@ async def test_ticket_lifecycle(db: str, cfg: DeskConfig, clock: Clock) -> None:
     )
     assert all(code != "TAX" for code, _ in picker)
     with pytest.raises(InvalidInput, match="本部门"):
-        await tickets.card_action(cfg, actor=winner, ticket_id=ticket.id, action="to",
-                                  arg="TAX")
+        await tickets.card_action(cfg, actor=winner, ticket_id=ticket.id, action="to", arg="TAX")
     with pytest.raises(InvalidInput):
-        await tickets.card_action(cfg, actor=winner, ticket_id=ticket.id, action="to",
-                                  arg="NOPE")
-    answer = await tickets.card_action(cfg, actor=winner, ticket_id=ticket.id, action="to",
-                                       arg="env")
+        await tickets.card_action(cfg, actor=winner, ticket_id=ticket.id, action="to", arg="NOPE")
+    answer = await tickets.card_action(
+        cfg, actor=winner, ticket_id=ticket.id, action="to", arg="env"
+    )
     assert answer.startswith("已转办至")
     ticket = await reload(ticket)
     assert ticket.status == TicketStatus.DISPATCHED
@@ -425,9 +435,12 @@ async def test_ticket_lifecycle(db: str, cfg: DeskConfig, clock: Clock) -> None:
     ask = one(await box.take(), ENV_CHAT, "ask_return")
     assert ask == {"ref": ticket.ref, "who": "李环保", "ticket_id": ticket.id}
     # another ENV staffer chatting in the group does not answer it
-    assert await tickets.group_message(
-        cfg, actor=Actor("staff", 22, "周环保", chat_id=ENV_CHAT), text="收到"
-    ) is False
+    assert (
+        await tickets.group_message(
+            cfg, actor=Actor("staff", 22, "周环保", chat_id=ENV_CHAT), text="收到"
+        )
+        is False
+    )
     reason = "该事项属于税务部门职责，非我局办理范围"
     assert await tickets.group_message(cfg, actor=ENV_1, text=reason) is True
     assert await PendingInput.all().count() == 0
@@ -445,13 +458,17 @@ async def test_ticket_lifecycle(db: str, cfg: DeskConfig, clock: Clock) -> None:
 
     # The hotline office dispatches it back to TAX.
     with pytest.raises(NotAllowed):
-        await tickets.card_action(cfg, actor=TAX_1, ticket_id=ticket.id, action="dispatch",
-                                  arg="TAX")
-    assert await tickets.card_action(cfg, actor=TRIAGE_1, ticket_id=ticket.id,
-                                     action="pick") == "请选择部门"
+        await tickets.card_action(
+            cfg, actor=TAX_1, ticket_id=ticket.id, action="dispatch", arg="TAX"
+        )
+    assert (
+        await tickets.card_action(cfg, actor=TRIAGE_1, ticket_id=ticket.id, action="pick")
+        == "请选择部门"
+    )
     assert one(await box.take(), TRIAGE_CHAT, "triage_card")["picker"]
-    answer = await tickets.card_action(cfg, actor=TRIAGE_1, ticket_id=ticket.id,
-                                       action="dispatch", arg="TAX")
+    answer = await tickets.card_action(
+        cfg, actor=TRIAGE_1, ticket_id=ticket.id, action="dispatch", arg="TAX"
+    )
     assert answer.startswith("已分拨至")
     ticket = await reload(ticket)
     assert ticket.status == TicketStatus.DISPATCHED and ticket.department.code == "TAX"
@@ -460,8 +477,9 @@ async def test_ticket_lifecycle(db: str, cfg: DeskConfig, clock: Clock) -> None:
     assert one(rows, TAX_CHAT, "card")["actions"] == ["claim", "transfer", "return"]
     assert one(rows, 501, "dispatched")["department_code"] == "TAX"
     with pytest.raises(IllegalTransition):  # a stale 分拨 button
-        await tickets.card_action(cfg, actor=TRIAGE_1, ticket_id=ticket.id, action="dispatch",
-                                  arg="ENV")
+        await tickets.card_action(
+            cfg, actor=TRIAGE_1, ticket_id=ticket.id, action="dispatch", arg="ENV"
+        )
 
     # TAX resolves it with /done; the enterprise gets the result and the return visit.
     clock.advance(hours=3)
@@ -506,8 +524,9 @@ async def test_ticket_lifecycle(db: str, cfg: DeskConfig, clock: Clock) -> None:
 
     # Resolved again, this time with the 办结 button and a message in the group.
     await tickets.card_action(cfg, actor=TAX_2, ticket_id=ticket.id, action="claim")
-    assert "办理结果" in await tickets.card_action(cfg, actor=TAX_2, ticket_id=ticket.id,
-                                                  action="resolve")
+    assert "办理结果" in await tickets.card_action(
+        cfg, actor=TAX_2, ticket_id=ticket.id, action="resolve"
+    )
     await box.skip()
     result2 = "退税款已于今日退付到账，请查收。"
     assert await tickets.group_message(cfg, actor=TAX_2, text=result2) is True
@@ -539,13 +558,28 @@ async def test_ticket_lifecycle(db: str, cfg: DeskConfig, clock: Clock) -> None:
 
     # Every step is in the log, and the transitions chain up.
     assert await actions(ticket) == [
-        "create", "claim", "transfer", "return", "dispatch", "resolve", "rate", "reopen",
-        "followup", "claim", "resolve", "rate", "rate", "close",
+        "create",
+        "claim",
+        "transfer",
+        "return",
+        "dispatch",
+        "resolve",
+        "rate",
+        "reopen",
+        "followup",
+        "claim",
+        "resolve",
+        "rate",
+        "rate",
+        "close",
     ]
-    moves = [e for e in await TicketEvent.filter(ticket_id=ticket.id).order_by("id")
-             if e.to_status is not None]
+    moves = [
+        e
+        for e in await TicketEvent.filter(ticket_id=ticket.id).order_by("id")
+        if e.to_status is not None
+    ]
     assert moves[0].from_status is None and moves[0].to_status == "dispatched"
-    for before, after in zip(moves, moves[1:], strict=False):
+    for before, after in itertools.pairwise(moves):
         assert after.from_status == before.to_status, (before.action, after.action)
     assert moves[-1].to_status == "closed"
 
@@ -560,8 +594,9 @@ async def test_cancel_only_by_the_owner(db: str, cfg: DeskConfig) -> None:
     with pytest.raises(NotAllowed, match="不是贵单位"):
         await tickets.cancel_ticket(cfg, actor=ENT_B, ticket_id=ticket.id)
     with pytest.raises(NotAllowed):
-        await tickets.cancel_ticket(cfg, actor=Actor("enterprise", 999, "?", chat_id=999),
-                                    ticket_id=ticket.id)
+        await tickets.cancel_ticket(
+            cfg, actor=Actor("enterprise", 999, "?", chat_id=999), ticket_id=ticket.id
+        )
     assert (await reload(ticket)).status == TicketStatus.DISPATCHED
     assert await box.take() == []
     # a colleague of the same enterprise may cancel it
@@ -581,8 +616,9 @@ async def test_cancel_only_by_the_owner(db: str, cfg: DeskConfig) -> None:
 
 
 async def test_unbound_department_goes_to_triage(db: str, cfg: DeskConfig) -> None:
-    await tickets.bind_group(cfg, actor=Actor("staff", 1, "管理员", chat_id=TRIAGE_CHAT),
-                             code="TRIAGE")
+    await tickets.bind_group(
+        cfg, actor=Actor("staff", 1, "管理员", chat_id=TRIAGE_CHAT), code="TRIAGE"
+    )
     await register_a()
     ticket = await submit(cfg, ENT_A, TAX_TEXT)
     if ticket.status == TicketStatus.TRIAGE:
@@ -604,30 +640,42 @@ async def test_unrated_tickets_close_after_the_visit_window(
     await box.skip()
 
     # Three working days (Wed, Thu, Fri) are the window: still open on Friday.
-    friday = DeskConfig(admin_ids=cfg.admin_ids, router=router,
-                        clock=lambda: dt.datetime(2025, 6, 6, 9, 0, tzinfo=dt.UTC))
+    friday = DeskConfig(
+        admin_ids=cfg.admin_ids,
+        router=router,
+        clock=lambda: dt.datetime(2025, 6, 6, 9, 0, tzinfo=dt.UTC),
+    )
     assert await tickets.close_unrated(friday) == 0
     assert (await reload(ticket)).status == TicketStatus.RESOLVED
 
     later = dt.datetime(2025, 6, 13, 2, 0, tzinfo=dt.UTC)  # ten days later
-    assert await tickets.close_unrated(
-        DeskConfig(admin_ids=cfg.admin_ids, router=router, clock=lambda: later)
-    ) == 1
+    assert (
+        await tickets.close_unrated(
+            DeskConfig(admin_ids=cfg.admin_ids, router=router, clock=lambda: later)
+        )
+        == 1
+    )
     ticket = await reload(ticket)
     assert ticket.status == TicketStatus.CLOSED and ticket.close_reason == "未评价"
     assert ticket.closed_at == later
     event = (await TicketEvent.filter(ticket_id=ticket.id).order_by("-id"))[0]
     assert (event.action, event.actor_kind, event.from_status, event.to_status) == (
-        "close", "system", "resolved", "closed"
+        "close",
+        "system",
+        "resolved",
+        "closed",
     )
     rows = await box.take()
     visit = one(rows, 501, "visit")
     assert visit["expired"] is True and visit["done"] is True and visit["edit"] is True
     assert "未评价" in one(rows, TAX_CHAT, "card")["note"]
     # nothing left to close; a closed ticket cannot be rated
-    assert await tickets.close_unrated(
-        DeskConfig(admin_ids=cfg.admin_ids, router=router, clock=lambda: later)
-    ) == 0
+    assert (
+        await tickets.close_unrated(
+            DeskConfig(admin_ids=cfg.admin_ids, router=router, clock=lambda: later)
+        )
+        == 0
+    )
     with pytest.raises(IllegalTransition):
         await tickets.rate(cfg, actor=ENT_A, ticket_id=ticket.id, choice="s1")
 
@@ -641,11 +689,42 @@ def xfail_on_postgres(request: pytest.FixtureRequest, db_kind: str, reason: str)
         request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
 
 
+def meet_at(monkeypatch: pytest.MonkeyPatch, name: str, *, before: bool) -> None:
+    """Make two concurrent calls of a desk step wait for each other there (a race made certain).
+
+    On SQLite the second transaction cannot start before the first ends, so the wait times
+    out and the calls simply run one after the other.
+    """
+    barrier = asyncio.Barrier(2)
+    original = getattr(tickets, name)
+
+    async def meet() -> None:
+        try:
+            await asyncio.wait_for(barrier.wait(), timeout=0.5)
+        except (TimeoutError, asyncio.BrokenBarrierError):
+            pass
+
+    async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if before:
+            await meet()
+        result = await original(*args, **kwargs)
+        if not before:
+            await meet()
+        return result
+
+    monkeypatch.setattr(tickets, name, wrapped)
+
+
 async def test_double_confirm_opens_one_ticket(
-    db: str, db_kind: str, cfg: DeskConfig, request: pytest.FixtureRequest
+    db: str,
+    db_kind: str,
+    cfg: DeskConfig,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     xfail_on_postgres(
-        request, db_kind,
+        request,
+        db_kind,
         "BUG: decide_draft checks draft.state without a lock or compare-and-set, so a "
         "double-tapped 确认提交 handled by two workers opens two tickets "
         "(desk/tickets.py decide_draft)",
@@ -654,9 +733,12 @@ async def test_double_confirm_opens_one_ticket(
     await register_a()
     await tickets.draft_request(cfg, actor=ENT_A, text=TAX_TEXT)
     draft = await Draft.get(member__tg_user_id=501)
+    meet_at(monkeypatch, "_open", before=True)  # both presses have read the draft as pending
     results = await asyncio.gather(
-        *(tickets.decide_draft(cfg, actor=ENT_A, draft_id=draft.id, action="ok")
-          for _ in range(2)),
+        *(
+            tickets.decide_draft(cfg, actor=ENT_A, draft_id=draft.id, action="ok")
+            for _ in range(2)
+        ),
         return_exceptions=True,
     )
     assert [isinstance(r, Conflict) for r in results].count(True) == 1, results
@@ -664,10 +746,15 @@ async def test_double_confirm_opens_one_ticket(
 
 
 async def test_quick_ratings_are_both_kept(
-    db: str, db_kind: str, cfg: DeskConfig, request: pytest.FixtureRequest
+    db: str,
+    db_kind: str,
+    cfg: DeskConfig,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     xfail_on_postgres(
-        request, db_kind,
+        request,
+        db_kind,
         "BUG: rate() saves both rating fields from a stale copy (no row lock), so 已解决 and "
         "满意 pressed together on two workers lose one answer and the ticket never closes "
         "(desk/tickets.py rate: ticket.save(update_fields=[...]))",
@@ -676,6 +763,7 @@ async def test_quick_ratings_are_both_kept(
     await register_a()
     ticket = await to_tax(cfg, await submit(cfg, ENT_A, TAX_TEXT))
     await tickets.done_command(cfg, actor=TAX_1, ref=ticket.ref, result="已办结")
+    meet_at(monkeypatch, "_require_owner", before=False)  # both presses have read the ticket
     await asyncio.gather(
         tickets.rate(cfg, actor=ENT_A, ticket_id=ticket.id, choice="m3"),
         tickets.rate(cfg, actor=ENT_A, ticket_id=ticket.id, choice="s1"),

@@ -29,8 +29,11 @@ async def fresh(row: OutboxMessage) -> OutboxMessage:
 
 async def test_enqueue_writes_a_pending_row(db: str) -> None:
     row = await enqueue(
-        chat_id=-100, kind="card", params={"ref": "TD20250602-0001", "text": "退税 & <附件>"},
-        ticket_id=7, link_role="card",
+        chat_id=-100,
+        kind="card",
+        params={"ref": "TD20250602-0001", "text": "退税 & <附件>"},
+        ticket_id=7,
+        link_role="card",
     )
     got = await fresh(row)
     assert got.chat_id == -100 and got.kind == "card" and got.channel == "telegram"
@@ -150,7 +153,8 @@ async def test_mark_sent_links_messages_to_the_ticket(db: str) -> None:
     assert got.locked_until is None and got.error is None
     links = await MessageLink.filter(chat_id=-100).order_by("message_id")
     assert [(x.message_id, x.ticket_id, x.role) for x in links] == [
-        (501, 7, "card"), (502, 7, "card")
+        (501, 7, "card"),
+        (502, 7, "card"),
     ]
     # marking again (a retried sender pass) does not duplicate the links
     await outbox.mark_sent(taken, now=later(3), link_ids=[501, 502])
@@ -181,8 +185,9 @@ async def test_mark_retry(db: str) -> None:
     (taken,) = await outbox.claim_batch(now=later(11))
     assert taken.attempts == 2
     # a rate-limit or shutdown put-back does not count as an attempt
-    await outbox.mark_retry(taken, now=later(12), delay=0, error="rate limited",
-                            count_attempt=False)
+    await outbox.mark_retry(
+        taken, now=later(12), delay=0, error="rate limited", count_attempt=False
+    )
     got = await fresh(row)
     assert got.attempts == 1 and got.status == OutboxStatus.PENDING
     assert got.not_before == later(12)
@@ -278,8 +283,13 @@ async def test_sender_honours_retry_after(db: str) -> None:
 
 
 async def test_sender_delivers_and_links(db: str) -> None:
-    row = await enqueue(chat_id=5, kind="followup_ok", params={"ref": "TD20250602-0001"},
-                        ticket_id=3, link_role="ack")
+    row = await enqueue(
+        chat_id=5,
+        kind="followup_ok",
+        params={"ref": "TD20250602-0001"},
+        ticket_id=3,
+        link_role="ack",
+    )
     bot = FakeBot()
     s, _ = sender(bot)
     assert await s.drain_once() is True
@@ -291,8 +301,11 @@ async def test_sender_delivers_and_links(db: str) -> None:
 
 async def test_sender_never_repeats_a_delivered_part(db: str) -> None:
     text = ("企业补充说明。" * 40 + "\n") * 40  # about 11,000 characters: 3 parts
-    row = await enqueue(chat_id=5, kind="progress",
-                        params={"ref": "TD20250602-0001", "text": text, "department": "税务局"})
+    row = await enqueue(
+        chat_id=5,
+        kind="progress",
+        params={"ref": "TD20250602-0001", "text": text, "department": "税务局"},
+    )
     bot = FakeBot()
     real_send = bot.send_message
     calls = 0
@@ -318,7 +331,7 @@ async def test_sender_never_repeats_a_delivered_part(db: str) -> None:
     assert got.status == OutboxStatus.SENT
     assert len(bot.sent) == len(got.message_ids) == got.parts_done
     assert len(bot.sent) >= 3
-    assert [m["text"] for m in bot.sent][0].startswith("💬")
+    assert bot.sent[0]["text"].startswith("💬")
     assert len({m["text"] for m in bot.sent}) == len(bot.sent)  # nothing sent twice
 
 

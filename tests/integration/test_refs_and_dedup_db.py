@@ -29,7 +29,9 @@ async def allocate(now: dt.datetime = NOW) -> str:
 
 async def test_refs_count_up_per_day(db: str) -> None:
     assert [await allocate() for _ in range(3)] == [
-        "TD20250602-0001", "TD20250602-0002", "TD20250602-0003"
+        "TD20250602-0001",
+        "TD20250602-0002",
+        "TD20250602-0003",
     ]
     tomorrow = NOW + dt.timedelta(days=1)
     assert await allocate(tomorrow) == "TD20250603-0001"

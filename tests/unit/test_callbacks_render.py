@@ -161,8 +161,15 @@ def ticket_params(**over: Any) -> dict[str, Any]:
 def evil_ticket_params(**over: Any) -> dict[str, Any]:
     """Every field a person typed (or can influence) carries markup."""
     return ticket_params(
-        department=EVIL, enterprise=EVIL, contact=EVIL, phone=EVIL, text=EVIL,
-        claimant=EVIL, matched=[EVIL, "退税"], result=EVIL, **over,
+        department=EVIL,
+        enterprise=EVIL,
+        contact=EVIL,
+        phone=EVIL,
+        text=EVIL,
+        claimant=EVIL,
+        matched=[EVIL, "退税"],
+        result=EVIL,
+        **over,
     )
 
 
@@ -171,9 +178,17 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
     base = make()
     card = dict(base, actions=["claim", "transfer", "return"], note=user, picker=None, edit=False)
     tri = dict(
-        base, status="triage", status_label="待分拨", department="待分拨", department_code=None,
-        candidates=[["TAX", "税务局", 3.2], ["DRC", user, 1.0]], confidence=0.42,
-        note=user, picker=None, edit=False, actions=["dispatch"],
+        base,
+        status="triage",
+        status_label="待分拨",
+        department="待分拨",
+        department_code=None,
+        candidates=[["TAX", "税务局", 3.2], ["DRC", user, 1.0]],
+        confidence=0.42,
+        note=user,
+        picker=None,
+        edit=False,
+        actions=["dispatch"],
     )
     item = dict(base, text=base["text"][:60], can_cancel=True)
     item.pop("phone")
@@ -182,10 +197,26 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("reg_ask_code", {"error": user}),
         ("reg_ask_contact", {}),
         ("reg_ask_phone", {"error": user}),
-        ("reg_done", {"enterprise": user, "credit_code": "91350100M000100Y43", "contact": user,
-                      "phone": "138****5678", "joined": True}),
-        ("reg_done", {"enterprise": user, "credit_code": None, "contact": user,
-                      "phone": "138****5678", "joined": False}),
+        (
+            "reg_done",
+            {
+                "enterprise": user,
+                "credit_code": "91350100M000100Y43",
+                "contact": user,
+                "phone": "138****5678",
+                "joined": True,
+            },
+        ),
+        (
+            "reg_done",
+            {
+                "enterprise": user,
+                "credit_code": None,
+                "contact": user,
+                "phone": "138****5678",
+                "joined": False,
+            },
+        ),
         ("reg_cancelled", {}),
         ("welcome_back", {"enterprise": user, "contact": user}),
         ("not_registered", {}),
@@ -203,19 +234,41 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("dispatched", base),
         ("claimed", dict(base, status="claimed", claimant=user)),
         ("transferred", base),
-        ("progress", {"ref": REF, "text": user, "ticket_id": 42,
-                      "department": base["department"]}),
-        ("copy_progress", {"ref": REF, "text": user, "ticket_id": 42,
-                           "department": base["department"], "from_chat_id": -100,
-                           "message_id": 77}),
+        (
+            "progress",
+            {"ref": REF, "text": user, "ticket_id": 42, "department": base["department"]},
+        ),
+        (
+            "copy_progress",
+            {
+                "ref": REF,
+                "text": user,
+                "ticket_id": 42,
+                "department": base["department"],
+                "from_chat_id": -100,
+                "message_id": 77,
+            },
+        ),
         ("followup_ok", {"ref": REF}),
         ("cancelled", dict(base, status="cancelled")),
         ("reopened_ack", dict(base, status="reopened", reopen_count=1)),
         ("visit", dict(base, status="resolved", result=user)),
-        ("visit", dict(base, status="resolved", result=user, edit=True, solved=True,
-                       satisfaction=None)),
-        ("visit", dict(base, status="closed", result=user, edit=True, done=True, solved=True,
-                       satisfaction="满意")),
+        (
+            "visit",
+            dict(base, status="resolved", result=user, edit=True, solved=True, satisfaction=None),
+        ),
+        (
+            "visit",
+            dict(
+                base,
+                status="closed",
+                result=user,
+                edit=True,
+                done=True,
+                solved=True,
+                satisfaction="满意",
+            ),
+        ),
         ("visit", dict(base, status="closed", result=user, edit=True, done=True, expired=True)),
         ("ticket_list", {"items": [item, dict(item, can_cancel=False)]}),
         ("ticket_list", {"items": []}),
@@ -225,12 +278,23 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("card", dict(card, status="resolved", result=user, actions=[], edit=True)),
         ("card", dict(card, status="reopened", reopen_count=2, urgent=True)),
         ("triage_card", tri),
-        ("triage_card", dict(tri, picker=[["ENV", "生态环境局"], ["TAX", "税务局"]],
-                             edit=True)),
-        ("followup", {"ref": REF, "text": user, "label": "企业补充", "ticket_id": 42,
-                      "reply_role": "card"}),
-        ("copy", {"ref": REF, "text": user, "label": "企业补充", "ticket_id": 42,
-                  "from_chat_id": 555, "message_id": 9, "reply_role": "triage"}),
+        ("triage_card", dict(tri, picker=[["ENV", "生态环境局"], ["TAX", "税务局"]], edit=True)),
+        (
+            "followup",
+            {"ref": REF, "text": user, "label": "企业补充", "ticket_id": 42, "reply_role": "card"},
+        ),
+        (
+            "copy",
+            {
+                "ref": REF,
+                "text": user,
+                "label": "企业补充",
+                "ticket_id": 42,
+                "from_chat_id": 555,
+                "message_id": 9,
+                "reply_role": "triage",
+            },
+        ),
         ("progress_ok", {"ref": REF}),
         ("ask_resolve", {"ref": REF, "who": user, "ticket_id": 42}),
         ("ask_return", {"ref": REF, "who": user, "ticket_id": 42}),
@@ -282,8 +346,21 @@ def test_user_text_is_escaped(kind: str, params: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    ["error", "welcome_back", "draft_confirm", "claimed", "progress", "visit", "card",
-     "triage_card", "followup", "ask_resolve", "bound", "reg_done", "reg_ask_code"],
+    [
+        "error",
+        "welcome_back",
+        "draft_confirm",
+        "claimed",
+        "progress",
+        "visit",
+        "card",
+        "triage_card",
+        "followup",
+        "ask_resolve",
+        "bound",
+        "reg_done",
+        "reg_ask_code",
+    ],
 )
 def test_hostile_text_is_shown_not_dropped(kind: str) -> None:
     params = next(p for k, p in HOSTILE if k == kind)
@@ -304,8 +381,21 @@ def test_unknown_kind_falls_back_to_escaped_message() -> None:
 
 def long_text(n: int, *, seed: int = 0) -> str:
     """A request of ``n`` characters with lines of varying length and '&', '<', '>' inside."""
-    pieces = ["企业反映：", "A&B公司", "<附件>", "税款 & 社保", "\n", "「退税」", '"引号"',
-              "'单引号'", "x" * 37, "\n\n", "长" * 150, "&amp;", "1<2>0"]
+    pieces = [
+        "企业反映：",
+        "A&B公司",
+        "<附件>",
+        "税款 & 社保",
+        "\n",
+        "「退税」",
+        '"引号"',
+        "'单引号'",
+        "x" * 37,
+        "\n\n",
+        "长" * 150,
+        "&amp;",
+        "1<2>0",
+    ]
     out: list[str] = []
     i = seed
     while sum(map(len, out)) < n:
@@ -314,35 +404,37 @@ def long_text(n: int, *, seed: int = 0) -> str:
     return "".join(out)[:n]
 
 
-def unsplit(parts: list[str], head: str) -> str:
+def unsplit(parts: list[str], head: str, ref: str = "") -> str:
+    """The body back from split parts: head and continuation markers removed, unescaped."""
     total = len(parts)
     body = []
     for n, part in enumerate(parts, start=1):
         if n == 1:
             assert part.startswith(head)
-            part = part[len(head):]
+            part = part[len(head) :]
         else:
-            marker = T.CONTINUED.format(n=n, total=total) + "\n"
-            assert part.startswith(marker)
-            part = part[len(marker):]
+            marker = (f"<b>{ref}</b>" if ref else "") + T.CONTINUED.format(n=n, total=total)
+            assert part.startswith(marker + "\n"), part[:60]
+            part = part[len(marker) + 1 :]
         body.append(html.unescape(part))
     return "".join(body)
 
 
 @pytest.mark.parametrize("n", [0, 1, 100, 4000, 4096, 4097, 5000, 10_000, 20_000])
 @pytest.mark.parametrize("seed", [0, 3])
-def test_split_html_round_trip(n: int, seed: int) -> None:
+@pytest.mark.parametrize("ref", ["", REF])
+def test_split_html_round_trip(n: int, seed: int, ref: str) -> None:
     head = f"📎 工单 <b>{REF}</b> 企业补充：\n"
     text = long_text(n, seed=seed)
-    parts = R.split_html(head, text)
+    parts = R.split_html(head, text, ref=ref)
     assert all(len(p) <= R.LIMIT for p in parts)
-    assert unsplit(parts, head) == text
+    assert unsplit(parts, head, ref) == text
     if len(text) < 3000:
         assert len(parts) == 1
 
 
 def test_split_html_worst_case_escaping() -> None:
-    text = ("&" * 3000 + "\n" + '"' * 3000 + "<" * 3000)
+    text = "&" * 3000 + "\n" + '"' * 3000 + "<" * 3000
     parts = R.split_html("<b>head</b>\n", text)
     assert len(parts) >= 5
     assert all(len(p) <= R.LIMIT for p in parts)
@@ -384,45 +476,79 @@ def test_progress_and_followup_split_long_text() -> None:
     assert len(ops) >= 3
     assert all(isinstance(o, R.Send) and len(o.text) <= R.LIMIT for o in ops)
     head, tail = T.PROGRESS.split("{text}")
-    assert unsplit([op_text(o) for o in ops], head.format(ref=REF, department="税务局")) == (
-        text + tail
+    head = head.format(ref=REF, department="税务局")
+    assert unsplit([op_text(o) for o in ops], head, REF) == text + tail
+    ops = R.render(
+        "followup",
+        {"ref": REF, "text": text, "label": "企业补充", "ticket_id": 1, "reply_role": "card"},
     )
-    ops = R.render("followup", {"ref": REF, "text": text, "label": "企业补充", "ticket_id": 1,
-                                "reply_role": "card"})
     assert len(ops) >= 3
     assert all(isinstance(o, R.Send) and o.reply_role == "card" for o in ops)
     head = T.FOLLOWUP.split("{text}")[0].format(ref=REF, label="企业补充")
-    assert unsplit([op_text(o) for o in ops], head) == text
+    assert unsplit([op_text(o) for o in ops], head, REF) == text
 
 
 # ---------------------------------------------------------------- cards
 
 
-def test_long_request_card_has_buttons_first_and_continuations() -> None:
-    text = ("我们公司出口退税申报后一直没有到账，已经三个月了。" * 400)[:10_000]
-    p = dict(ticket_params(text=text), actions=["claim", "transfer", "return"], note="",
-             picker=None, edit=False)
+def card_body(first: R.Op, continued: bool) -> str:
+    """The request text shown on a card (after the separator line), unescaped."""
+    shown = op_text(first).split("——————\n", 1)[1]
+    if continued:
+        assert shown.endswith("…")
+        shown = shown[:-1]
+    return html.unescape(shown)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ("我们公司出口退税申报后一直没有到账，已经三个月了。" * 400)[:10_000],
+        ("第一行：企业反映 A&B 两家公司<附件>未到。\n" * 500)[:10_000],
+    ],
+)
+def test_long_request_card_has_buttons_first_and_continuations(text: str) -> None:
+    assert len(text) == 10_000
+    p = dict(
+        ticket_params(text=text),
+        actions=["claim", "transfer", "return"],
+        note="",
+        picker=None,
+        edit=False,
+    )
     ops = R.render("card", p)
     first, rest = ops[0], ops[1:]
     assert isinstance(first, R.Send)
-    assert [label for label, _ in buttons(first)] == [T.BTN["claim"], T.BTN["transfer"],
-                                                      T.BTN["return"]]
+    assert [label for label, _ in buttons(first)] == [
+        T.BTN["claim"],
+        T.BTN["transfer"],
+        T.BTN["return"],
+    ]
     assert len(first.text) <= R.LIMIT
-    assert text[:2500] in first.text
     assert rest, "the rest of the request follows"
+    shown = card_body(first, continued=True)
+    assert len(shown) >= 1500  # the card shows a good part of the request
+    assert text.startswith(shown)
     cont_head = f"<b>{REF}</b> 诉求全文（续）\n"
     for op in rest:
         assert isinstance(op, R.Send)
         assert op.buttons is None
         assert op.reply_role == "card"
         assert len(op.text) <= R.LIMIT
-    assert unsplit([op_text(o) for o in rest], cont_head) == text[2500:]
+    assert shown + unsplit([op_text(o) for o in rest], cont_head, REF) == text
 
 
 def test_long_request_triage_card_continues_as_reply_to_triage_card() -> None:
     text = "企业反映问题。" * 1500
-    p = dict(ticket_params(text=text, status="triage"), candidates=[["TAX", "税务局", 2.0]],
-             confidence=0.3, note="", picker=None, edit=False, actions=["dispatch"])
+    p = dict(
+        ticket_params(text=text, status="triage"),
+        candidates=[["TAX", "税务局", 2.0]],
+        confidence=0.3,
+        note="",
+        picker=None,
+        edit=False,
+        actions=["dispatch"],
+    )
     ops = R.render("triage_card", p)
     assert len(ops) >= 3
     assert buttons(ops[0])
@@ -434,29 +560,32 @@ def test_short_card_is_one_message() -> None:
     assert len(R.render("card", p)) == 1
 
 
-@pytest.mark.xfail(
-    reason="BUG: a request that ends with '…' (common: 怎么办……) gets an empty '诉求全文（续）' "
-    "message: _card_ops compares len(body) with len(shown.rstrip('…')) "
-    "(handlers/render.py:318)",
-    strict=True,
-)
 def test_short_card_ending_with_ellipsis_is_one_message() -> None:
-    p = dict(ticket_params(text="退税款一直没到账，怎么办……"), actions=["claim"], note="",
-             picker=None, edit=False)
-    assert len(R.render("card", p)) == 1
+    text = "退税款一直没到账，怎么办……"
+    p = dict(ticket_params(text=text), actions=["claim"], note="", picker=None, edit=False)
+    (op,) = R.render("card", p)
+    assert card_body(op, continued=False) == text
 
 
 @pytest.mark.parametrize(("kind", "role"), [("card", "card"), ("triage_card", "triage")])
 def test_edit_gives_one_edit_op(kind: str, role: str) -> None:
     text = "很长的诉求。" * 2000
-    p = dict(ticket_params(text=text), actions=["resolve"], note="已认领", picker=None,
-             edit=True, candidates=[], confidence=0.1)
+    p = dict(
+        ticket_params(text=text),
+        actions=["resolve"],
+        note="已认领",
+        picker=None,
+        edit=True,
+        candidates=[],
+        confidence=0.1,
+    )
     ops = R.render(kind, p)
     assert len(ops) == 1
     (op,) = ops
     assert isinstance(op, R.Edit)
     assert op.role == role
     assert len(op.text) <= R.LIMIT
+    assert text.startswith(card_body(op, continued=True))
 
 
 @pytest.mark.parametrize(
@@ -475,8 +604,7 @@ def test_edit_gives_one_edit_op(kind: str, role: str) -> None:
 def test_card_buttons_follow_the_state(status: TicketStatus, labels: list[str]) -> None:
     actions = card_actions(Ticket(status=status))
     assert actions == labels
-    p = dict(ticket_params(status=status.value), actions=actions, note="", picker=None,
-             edit=False)
+    p = dict(ticket_params(status=status.value), actions=actions, note="", picker=None, edit=False)
     (op,) = R.render("card", p)
     got = buttons(op)
     assert [label for label, _ in got] == [T.BTN[a] for a in labels]
@@ -485,8 +613,13 @@ def test_card_buttons_follow_the_state(status: TicketStatus, labels: list[str]) 
 
 def test_claimed_card_has_resolve_button() -> None:
     actions = card_actions(Ticket(status=TicketStatus.CLAIMED))
-    p = dict(ticket_params(status="claimed", status_label="办理中", claimant="李四"),
-             actions=actions, note="", picker=None, edit=True)
+    p = dict(
+        ticket_params(status="claimed", status_label="办理中", claimant="李四"),
+        actions=actions,
+        note="",
+        picker=None,
+        edit=True,
+    )
     (op,) = R.render("card", p)
     assert isinstance(op, R.Edit)
     assert ("✅ 办结", "t:42:resolve") in buttons(op)
@@ -505,22 +638,41 @@ def test_card_picker_offers_departments_and_back() -> None:
 
 
 def test_triage_card_suggests_top_candidates() -> None:
-    cands = [["TAX", "税务局", 3.0], ["DRC", "发改局", 1.5], ["HRS", "人社局", 1.0],
-             ["ENV", "生态环境局", 0.5]]
-    p = dict(ticket_params(status="triage"), candidates=cands, confidence=0.42, note="",
-             picker=None, edit=False, actions=["dispatch"])
+    cands = [
+        ["TAX", "税务局", 3.0],
+        ["DRC", "发改局", 1.5],
+        ["HRS", "人社局", 1.0],
+        ["ENV", "生态环境局", 0.5],
+    ]
+    p = dict(
+        ticket_params(status="triage"),
+        candidates=cands,
+        confidence=0.42,
+        note="",
+        picker=None,
+        edit=False,
+        actions=["dispatch"],
+    )
     (op,) = R.render("triage_card", p)
     rows = op.buttons
     assert rows is not None
-    assert rows[0] == [("→ 税务局", "t:42:dispatch:TAX"), ("→ 发改局", "t:42:dispatch:DRC"),
-                       ("→ 人社局", "t:42:dispatch:HRS")]
+    assert rows[0] == [
+        ("→ 税务局", "t:42:dispatch:TAX"),
+        ("→ 发改局", "t:42:dispatch:DRC"),
+        ("→ 人社局", "t:42:dispatch:HRS"),
+    ]
     assert rows[1] == [(T.BTN["more"], "t:42:pick")]
     assert "42%" in op.text
 
 
 def test_reopened_card_says_so() -> None:
-    p = dict(ticket_params(status="reopened", reopen_count=2), actions=["claim"], note="",
-             picker=None, edit=False)
+    p = dict(
+        ticket_params(status="reopened", reopen_count=2),
+        actions=["claim"],
+        note="",
+        picker=None,
+        edit=False,
+    )
     (op,) = R.render("card", p)
     assert op.text.startswith("🔁")
     assert "第2次" in op.text
@@ -537,9 +689,7 @@ def test_visit_buttons() -> None:
     labels = [label for label, _ in got]
     for word in ("已解决", "未解决", "满意", "基本满意", "不满意"):
         assert word in labels
-    assert [data for _, data in got] == [
-        "v:42:s1", "v:42:s0", "v:42:m3", "v:42:m2", "v:42:m1"
-    ]
+    assert [data for _, data in got] == ["v:42:s1", "v:42:s0", "v:42:m3", "v:42:m2", "v:42:m1"]
     assert "已为企业办理退税。" in op.text
 
 
@@ -552,8 +702,9 @@ def test_visit_partial_keeps_the_missing_half() -> None:
 
 
 def test_visit_done_has_no_buttons() -> None:
-    p = ticket_params(status="closed", result="ok", edit=True, done=True, solved=True,
-                      satisfaction="满意")
+    p = ticket_params(
+        status="closed", result="ok", edit=True, done=True, solved=True, satisfaction="满意"
+    )
     (op,) = R.render("visit", p)
     assert isinstance(op, R.Edit) and not op.buttons
     assert "感谢您的评价：已解决／满意" in op.text
@@ -565,29 +716,41 @@ def test_visit_done_has_no_buttons() -> None:
 LONG_RESULT = "经核实，贵公司退税款已于6月3日退付 & 到账；<附件>请查收。\n" * 200
 
 
-@pytest.mark.xfail(
-    reason="BUG: a long result (> ~4000 chars, MAX_TEXT allows 20000) is split with "
-    "split_html on already-escaped text, so '&' arrives as '&amp;amp;' "
-    "(handlers/render.py:207-209)",
-    strict=True,
-)
-def test_visit_long_result_is_escaped_once() -> None:
+def test_visit_long_result_comes_whole_then_the_visit() -> None:
     ops = R.render("visit", ticket_params(status="resolved", result=LONG_RESULT))
-    assert len(ops) > 1
-    assert LONG_RESULT.strip() in visible("".join(op_text(o) for o in ops))
+    assert len(ops) >= 3
+    *full, visit = ops
+    assert all(isinstance(o, R.Send) and not o.buttons for o in full)
+    assert all(len(op_text(o)) <= R.LIMIT for o in ops)
+    head = T.RESULT_FULL.format(ref=REF) + "\n"
+    assert unsplit([op_text(o) for o in full], head, REF) == LONG_RESULT  # escaped once
+    assert isinstance(visit, R.Send)
+    assert [label for label, _ in buttons(visit)] == [
+        "已解决",
+        "未解决",
+        "满意",
+        "基本满意",
+        "不满意",
+    ]
+    assert len(visit.text) <= R.LIMIT
+    assert "&amp;amp;" not in visit.text
+    assert LONG_RESULT[:200] in visible(visit.text)
 
 
-@pytest.mark.xfail(
-    reason="BUG: the return-visit Edit (after a rating, or expiry) repeats the whole result "
-    "unclipped, so a long result makes the edit longer than 4096 and Telegram refuses it "
-    "(handlers/render.py:204-205)",
-    strict=True,
-)
-def test_visit_edit_of_long_result_fits() -> None:
-    p = ticket_params(status="closed", result=LONG_RESULT, edit=True, done=True, solved=True,
-                      satisfaction="满意")
-    for op in R.render("visit", p):
-        assert utf16_len(visible(op_text(op))) <= R.LIMIT
+@pytest.mark.parametrize("done", [True, False])
+def test_visit_edit_of_long_result_fits(done: bool) -> None:
+    p = ticket_params(
+        status="closed",
+        result=LONG_RESULT,
+        edit=True,
+        done=done,
+        solved=True,
+        satisfaction="满意" if done else None,
+    )
+    (op,) = R.render("visit", p)
+    assert isinstance(op, R.Edit) and op.role == "visit"
+    assert utf16_len(op.text) <= R.LIMIT
+    assert bool(op.buttons) is not done
 
 
 @pytest.mark.xfail(
@@ -599,7 +762,14 @@ def test_visit_edit_of_long_result_fits() -> None:
 @pytest.mark.parametrize("kind", ["card", "triage_card"])
 def test_card_with_long_note_fits(kind: str) -> None:
     note = "税务局退回：" + "该事项不属于本部门职责，请转市场监管局。" * 400
-    p = dict(ticket_params(status="triage"), actions=[], note=note, picker=None, edit=False,
-             candidates=[], confidence=0.0)
+    p = dict(
+        ticket_params(status="triage"),
+        actions=[],
+        note=note,
+        picker=None,
+        edit=False,
+        candidates=[],
+        confidence=0.0,
+    )
     for op in R.render(kind, p):
         assert utf16_len(visible(op_text(op))) <= R.LIMIT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import defaultdict
 
 import pytest
@@ -142,7 +143,7 @@ def test_block_combines_with_other_limits(limiter: RateLimiter, clock: FakeClock
 
 def test_simulated_flood_respects_every_limit(limiter: RateLimiter, clock: FakeClock) -> None:
     """Send as fast as the limiter allows to 40 private chats and 5 groups for two minutes."""
-    chats = list(range(1, 41)) + [-100, -200, -300, -400, -500]
+    chats = [*range(1, 41), -100, -200, -300, -400, -500]
     log: list[tuple[float, int]] = []
     start = clock.t
     while clock.t < start + 120:
@@ -165,7 +166,7 @@ def test_simulated_flood_respects_every_limit(limiter: RateLimiter, clock: FakeC
     for t, chat in log:
         by_chat[chat].append(t)
     for chat, ts in by_chat.items():
-        gaps = [b - a for a, b in zip(ts, ts[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(ts)]
         assert min(gaps) >= 1.0 - 1e-9
         if chat < 0:
             for i, t in enumerate(ts):

@@ -133,8 +133,13 @@ def test_good_database_urls(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["mysql://root@localhost/desk", "data/desk.sqlite3", "sqlite:data/desk.sqlite3",
-     "postgresql+asyncpg://x@y/z", ""],
+    [
+        "mysql://root@localhost/desk",
+        "data/desk.sqlite3",
+        "sqlite:data/desk.sqlite3",
+        "postgresql+asyncpg://x@y/z",
+        "",
+    ],
 )
 def test_bad_database_urls(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("DESK_DATABASE_URL", url)
@@ -175,8 +180,13 @@ def test_telegram_file_url(monkeypatch: pytest.MonkeyPatch, api: str, file_url: 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("DESK_HTTP_PORT", "0"), ("DESK_HTTP_PORT", "70000"), ("DESK_AUTO_THRESHOLD", "1.5"),
-     ("DESK_POLL_TIMEOUT", "51"), ("DESK_SENDER_INTERVAL", "0")],
+    [
+        ("DESK_HTTP_PORT", "0"),
+        ("DESK_HTTP_PORT", "70000"),
+        ("DESK_AUTO_THRESHOLD", "1.5"),
+        ("DESK_POLL_TIMEOUT", "51"),
+        ("DESK_SENDER_INTERVAL", "0"),
+    ],
 )
 def test_numeric_ranges(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)

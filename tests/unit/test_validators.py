@@ -62,7 +62,7 @@ def test_every_single_substitution_is_detected(first17: str) -> None:
         for ch in ALPHABET:
             if ch == code[pos]:
                 continue
-            bad = code[:pos] + ch + code[pos + 1:]
+            bad = code[:pos] + ch + code[pos + 1 :]
             with pytest.raises(InvalidInput, match="校验位"):
                 normalize_uscc(bad)
 

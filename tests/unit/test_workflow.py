@@ -71,9 +71,7 @@ def test_allowed_transition_gives_target(action: str, state: S) -> None:
     assert check(action, state) is expected
 
 
-@pytest.mark.parametrize(
-    ("action", "state"), DISALLOWED, ids=[f"{a}-{s}" for a, s in DISALLOWED]
-)
+@pytest.mark.parametrize(("action", "state"), DISALLOWED, ids=[f"{a}-{s}" for a, s in DISALLOWED])
 def test_disallowed_transition_raises_with_chinese_message(action: str, state: S) -> None:
     with pytest.raises(IllegalTransition) as info:
         check(action, state)
@@ -102,7 +100,17 @@ def test_unknown_action_is_a_programming_error() -> None:
 def test_round_trips_of_the_happy_path() -> None:
     """triage → dispatched → claimed → waiting → claimed → resolved → reopened → … → closed."""
     state = S.TRIAGE
-    for action in ("dispatch", "claim", "wait", "resume", "resolve", "reopen", "claim",
-                   "resolve", "rate", "close"):
+    for action in (
+        "dispatch",
+        "claim",
+        "wait",
+        "resume",
+        "resolve",
+        "reopen",
+        "claim",
+        "resolve",
+        "rate",
+        "close",
+    ):
         state = check(action, state)
     assert state is S.CLOSED

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
+from telegram.warnings import PTBUserWarning
 
 from desk.context import DeskConfig
 from desk.db import update_scope
@@ -73,7 +75,10 @@ class TelegramChannel:
             )
         else:
             # A webhook left behind would block getUpdates; its pending updates are kept.
-            await self.app.bot.delete_webhook(drop_pending_updates=False)
+            try:
+                await self.app.bot.delete_webhook(drop_pending_updates=False)
+            except TelegramError as exc:
+                log.warning("deleteWebhook failed (%s); polling anyway", exc)
             self._tasks.append(asyncio.create_task(self._poll(), name="telegram-poller"))
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
         log.info("Telegram channel on (%s) as @%s", self.mode, self.app.bot.username)
@@ -111,15 +116,17 @@ class TelegramChannel:
             try:
                 # Raw getUpdates: PTB's get_updates parses the whole batch at once, so one
                 # malformed update would block every later one. We parse one by one instead.
-                raw = await self.app.bot.do_api_request(
-                    "getupdates",
-                    api_kwargs={
-                        "offset": offset,
-                        "timeout": timeout,
-                        "allowed_updates": ALLOWED_UPDATES,
-                    },
-                    read_timeout=timeout + 10,
-                )
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", PTBUserWarning)  # "use Bot.get_updates"
+                    raw = await self.app.bot.do_api_request(
+                        "getUpdates",
+                        api_kwargs={
+                            "offset": offset,
+                            "timeout": timeout,
+                            "allowed_updates": ALLOWED_UPDATES,
+                        },
+                        read_timeout=timeout + 10,
+                    )
                 backoff = 1.0
             except asyncio.CancelledError:
                 raise

@@ -41,9 +41,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_settings(fake: FakeBotAPI, db_url: str, *, webhook: bool, port: int) -> Settings:
+def make_settings(
+    fake: FakeBotAPI, db_url: str, *, webhook: bool, port: int, redis_url: str | None = None
+) -> Settings:
     return Settings(
         database_url=db_url,
+        redis_url=redis_url,
         telegram_token=fake.token,
         telegram_api_url=fake.base_url,
         admin_ids=frozenset({ADMIN["id"]}),
@@ -65,11 +68,18 @@ class Desk:
     db_url: str
     webhook: bool
     port: int = field(default_factory=free_port)
+    redis_url: str | None = None
     runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = create_app(
-            make_settings(self.fake, self.db_url, webhook=self.webhook, port=self.port)
+            make_settings(
+                self.fake,
+                self.db_url,
+                webhook=self.webhook,
+                port=self.port,
+                redis_url=self.redis_url,
+            )
         )
         self.runner = web.AppRunner(app)
         await self.runner.setup()

@@ -2,7 +2,7 @@
 
 enterprise registers → request → 确认 → ticket → TAX group card → 认领 → progress both ways →
 转办 to ENV → 退回 to triage → dispatch back to TAX → /done → return visit 未解决 → 重办 →
-办结 → 已解决 + 满意 → closed. Run in polling mode on SQLite and in webhook mode on PostgreSQL.
+办结 → 已解决 + 满意 → closed. Polling on SQLite; webhook on PostgreSQL + Redis.
 """
 
 from __future__ import annotations
@@ -46,10 +46,14 @@ def db_kind(mode: tuple[str, str]) -> str:  # drives the db_url fixture in tests
 
 
 async def test_whole_loop(
-    fake: FakeBotAPI, dialog: Dialog, db_url: str, mode: tuple[str, str]
+    fake: FakeBotAPI, dialog: Dialog, db_url: str, mode: tuple[str, str], redis_url: str
 ) -> None:
     d = dialog
-    desk = Desk(fake=fake, db_url=db_url, webhook=mode[0] == "webhook")
+    # Production shape (webhook, PostgreSQL, Redis) and the embedded default (polling, SQLite).
+    webhook = mode[0] == "webhook"
+    desk = Desk(
+        fake=fake, db_url=db_url, webhook=webhook, redis_url=redis_url if webhook else None
+    )
     await desk.start()
     try:
         await bind_groups(d)
@@ -173,6 +177,15 @@ async def test_whole_loop(
 
         # Never asked Telegram to drop pending updates.
         assert not fake.drop_pending_updates_requested
+        if webhook:  # Redis held the update pre-dedup keys and the scheduler lease
+            from redis.asyncio import Redis
+
+            client = Redis.from_url(redis_url)
+            try:
+                assert await client.exists("desk:lease:scheduler")
+                assert len(await client.keys("desk:upd:tg:*")) > 10
+            finally:
+                await client.aclose()
     finally:
         await desk.stop()
 

@@ -772,3 +772,27 @@ async def test_quick_ratings_are_both_kept(
     ticket = await reload(ticket)
     assert (ticket.rating_solved, ticket.rating_satisfaction) == (True, "满意")
     assert ticket.status == TicketStatus.CLOSED
+
+
+async def test_simultaneous_claims_one_wins(
+    db: str, db_kind: str, cfg: DeskConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both presses read the ticket as 待认领 before either writes: the status CAS decides."""
+    await bind_all(cfg)
+    await register_a()
+    ticket = await to_tax(cfg, await submit(cfg, ENT_A, TAX_TEXT))
+    meet_at(monkeypatch, "_require_dept_group", before=False)
+    results = await asyncio.gather(
+        tickets.card_action(cfg, actor=TAX_1, ticket_id=ticket.id, action="claim"),
+        tickets.card_action(cfg, actor=TAX_2, ticket_id=ticket.id, action="claim"),
+        return_exceptions=True,
+    )
+    assert results.count("认领成功") == 1, results
+    (loss,) = [r for r in results if r != "认领成功"]
+    # PostgreSQL: the loser's compare-and-set finds the status changed; SQLite: it reads it.
+    assert isinstance(loss, Conflict if db_kind == "postgres" else IllegalTransition), loss
+    assert await TicketEvent.filter(ticket_id=ticket.id, action="claim").count() == 1
+    ticket = await reload(ticket)
+    assert ticket.status == TicketStatus.CLAIMED and ticket.claimed_by_id in (11, 12)
+    claimed = await OutboxMessage.filter(chat_id=501, kind="claimed").count()
+    assert claimed == 1  # the enterprise hears it once

@@ -33,26 +33,27 @@ async def claim_batch(
         | Q(status=OutboxStatus.PENDING, not_before__lte=now)
         | Q(status=OutboxStatus.SENDING, locked_until__lt=now)
     )
-    candidates = await OutboxMessage.filter(due, channel=channel).order_by("id").limit(limit * 4)
-    if not candidates:
-        return []
-    chats = {c.chat_id for c in candidates}
-    heads = {
-        row["chat_id"]: row["head"]
+    # Only the head (oldest undelivered row) of each chat is eligible: chats stay in order, and
+    # a backlog in one chat cannot crowd the others out of the batch.
+    heads = [
+        row["head"]
         for row in await OutboxMessage.filter(
-            channel=channel,
-            chat_id__in=chats,
-            status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
+            channel=channel, status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]
         )
         .annotate(head=Min("id"))
         .group_by("chat_id")
         .values("chat_id", "head")
-    }
+    ]
+    if not heads:
+        return []
+    candidates = (
+        await OutboxMessage.filter(due, channel=channel, id__in=heads)
+        .order_by("id")
+        .limit(limit)
+    )
     lease = now + dt.timedelta(seconds=lease_seconds)
     taken: list[OutboxMessage] = []
     for row in candidates:
-        if heads.get(row.chat_id) != row.id:
-            continue
         won = await OutboxMessage.filter(
             id=row.id, status=row.status, locked_until=row.locked_until
         ).update(status=OutboxStatus.SENDING, locked_until=lease, attempts=row.attempts + 1)

@@ -95,10 +95,11 @@ async def _move(
     )
 
 
-async def _ticket(ticket_id: int) -> Ticket:
-    ticket = await Ticket.get_or_none(id=ticket_id).prefetch_related(
-        "department", "member", "enterprise"
-    )
+async def _ticket(ticket_id: int, *, lock: bool = False) -> Ticket:
+    query = Ticket.filter(id=ticket_id)
+    if lock:  # PostgreSQL row lock until the transaction ends (SQLite: one writer anyway)
+        query = query.select_for_update()
+    ticket = await query.first().prefetch_related("department", "member", "enterprise")
     if ticket is None:
         raise NotFound("找不到该工单。")
     return ticket
@@ -224,7 +225,7 @@ async def decide_draft(
     """
     async with atomic():
         member = await _require_member(actor)
-        draft = await Draft.get_or_none(id=draft_id)
+        draft = await Draft.filter(id=draft_id).select_for_update().first()
         if draft is None or draft.member_id != member.id:
             raise NotFound("该草稿不存在。")
         if draft.state != "pending":
@@ -455,7 +456,7 @@ async def rate(cfg: DeskConfig, *, actor: Actor, ticket_id: int, choice: str) ->
     if choice not in {"s1", "s0", *SATISFACTION}:
         raise InvalidInput("无效的评价。")
     async with atomic():
-        ticket = await _ticket(ticket_id)
+        ticket = await _ticket(ticket_id, lock=True)
         await _require_owner(actor, ticket)
         check("rate", ticket.status)
         now = cfg.now()

@@ -24,7 +24,7 @@ def normalize_uscc(raw: str) -> str:
     Raises:
         InvalidInput: wrong length, a character outside the alphabet, or a wrong check digit.
     """
-    code = re.sub(r"[\s-]", "", raw).upper().translate(_FULLWIDTH)
+    code = re.sub(r"[\s-]", "", raw.upper().translate(_FULLWIDTH))
     if len(code) != 18:
         raise InvalidInput(f"统一社会信用代码应为18位，您输入的是{len(code)}位。")
     bad = sorted({c for c in code if c not in _USCC_ALPHABET})
@@ -84,5 +84,5 @@ def mask_name(name: str) -> str:
 _FULLWIDTH = (
     {0xFF10 + i: 0x30 + i for i in range(10)}
     | {0xFF21 + i: 0x41 + i for i in range(26)}
-    | {0xFF0B: 0x2B, 0x3000: 0x20}
+    | {0xFF0B: 0x2B, 0x3000: 0x20, 0xFF0D: 0x2D, 0xFF08: 0x28, 0xFF09: 0x29}
 )

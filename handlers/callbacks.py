@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_PATTERN = re.compile(r"^(t|d|v|c):(\d{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?$")
+_PATTERN = re.compile(r"(t|d|v|c):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?")
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def parse(data: str | None) -> Callback | None:
     """The callback, or None when ``data`` is not one of ours (forged, truncated, empty)."""
     if not data:
         return None
-    m = _PATTERN.match(data)
+    m = _PATTERN.fullmatch(data)
     if not m:
         return None
     return Callback(scope=m.group(1), id=int(m.group(2)), action=m.group(3), arg=m.group(4))

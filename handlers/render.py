@@ -65,7 +65,7 @@ def split_html(head: str, body: str, *, limit: int = LIMIT, ref: str = "") -> li
     entity such as ``&amp;`` is never cut in two. Continuation parts start with ``ref`` so every
     message about a ticket carries its reference.
     """
-    first_room = limit - len(head) - 40
+    first_room = limit - _u16(head) - 40
     parts: list[str] = []
     raw = body
     room = first_room
@@ -87,11 +87,16 @@ def split_html(head: str, body: str, *, limit: int = LIMIT, ref: str = "") -> li
     return out
 
 
+def _u16(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _take(raw: str, room: int) -> str:
     """The longest prefix of ``raw`` whose escaped form fits ``room``, cut at a line end."""
     size, end = 0, 0
     for i, ch in enumerate(raw):
-        size += len(escape(ch))
+        size += len(escape(ch)) + (ord(ch) > 0xFFFF)  # Telegram counts UTF-16 units
         if size > room:
             break
         end = i + 1
@@ -302,7 +307,7 @@ def _card(p: dict[str, Any]) -> list[Op]:
     if p.get("result") and p.get("status") in ("resolved", "closed"):
         lines.append("办理结果：" + escape(_clip(p["result"], 800)))
     if p.get("note"):
-        lines.append("📌 " + escape(p["note"]))
+        lines.append("📌 " + escape(_clip(p["note"], 500)))
     picker = p.get("picker")
     if picker:
         lines.append(T.PICK_DEPT)
@@ -345,7 +350,7 @@ def _triage_card(p: dict[str, Any]) -> list[Op]:
     if p.get("matched"):
         lines.append(T.CARD_MATCHED.format(terms=escape("、".join(p["matched"][:8]))))
     if p.get("note"):
-        lines.append("📌 " + escape(p["note"]))
+        lines.append("📌 " + escape(_clip(p["note"], 500)))
     if p.get("picker"):
         lines.append(T.PICK_DEPT)
     lines.append("——————")
@@ -368,7 +373,7 @@ def _card_ops(lines: list[str], p: dict[str, Any], rows: Buttons, role: str = "c
     head = "\n".join(lines) + "\n"
     body = p.get("text") or ""
     # The card shows what fits (by escaped length); the rest follows as continuation parts.
-    shown = _take(body, min(CARD_TEXT_LIMIT, LIMIT - len(head) - 40))
+    shown = _take(body, min(CARD_TEXT_LIMIT, LIMIT - _u16(head) - 40))
     rest = body[len(shown) :]
     text = head + escape(shown) + ("…" if rest else "")
     if p.get("edit"):

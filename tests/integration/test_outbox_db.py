@@ -125,12 +125,6 @@ async def test_concurrent_claims_never_share_a_row(db: str) -> None:
     assert all(r.attempts == 1 for r in await OutboxMessage.filter(id__in=list(heads)))
 
 
-@pytest.mark.xfail(
-    reason="BUG: claim_batch looks only at the oldest limit*4 due rows, so one chat with a "
-    "backlog (e.g. /bind TRIAGE posting 150 waiting cards, 20/min per group) starves every "
-    "other chat (desk/outbox.py:35-37)",
-    strict=True,
-)
 async def test_a_backlog_in_one_chat_does_not_starve_others(db: str) -> None:
     for i in range(150):
         await enqueue(chat_id=-500, kind="triage_card", params={"i": i})

@@ -120,11 +120,6 @@ def test_parse_rejects_malformed(data: str | None) -> None:
     assert cb.parse(data) is None
 
 
-@pytest.mark.xfail(
-    reason="BUG: callbacks._PATTERN uses `$` and Unicode `\\d`: a trailing newline and "
-    "non-ASCII digits are accepted (handlers/callbacks.py:14, parse uses .match)",
-    strict=True,
-)
 @pytest.mark.parametrize("data", ["t:1:claim\n", "t:１２:claim", "t:1:to:ENV\n"])
 def test_parse_is_strict(data: str) -> None:
     assert cb.parse(data) is None
@@ -459,11 +454,6 @@ def test_split_html_one_huge_line() -> None:
     assert unsplit(parts, "头\n") == text
 
 
-@pytest.mark.xfail(
-    reason="BUG: split_html counts Python characters, but Telegram (and tests/fakebot) count "
-    "UTF-16 code units: emoji-heavy text makes parts longer than 4096 (handlers/render.py:90)",
-    strict=True,
-)
 def test_split_html_counts_utf16_units() -> None:
     text = "办结了吗？😀" * 2000
     parts = R.split_html("头\n", text)
@@ -753,12 +743,6 @@ def test_visit_edit_of_long_result_fits(done: bool) -> None:
     assert bool(op.buttons) is not done
 
 
-@pytest.mark.xfail(
-    reason="BUG: card notes are not clipped; desk puts a whole return reason (up to 20000 "
-    "chars) into the note, so the triage card of a returned ticket is refused as too long "
-    "(handlers/render.py:279,300; desk/tickets.py _return)",
-    strict=True,
-)
 @pytest.mark.parametrize("kind", ["card", "triage_card"])
 def test_card_with_long_note_fits(kind: str) -> None:
     note = "税务局退回：" + "该事项不属于本部门职责，请转市场监管局。" * 400

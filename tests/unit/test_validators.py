@@ -166,11 +166,6 @@ def test_mobile_rejected(raw: str) -> None:
     assert "手机号码格式不正确" in info.value.message
 
 
-@pytest.mark.xfail(
-    reason="BUG: full-width hyphen (U+FF0D, typed in 全角 mode like the full-width digits "
-    "that are accepted) is not stripped from mobile numbers",
-    strict=True,
-)
 def test_mobile_full_width_dashes() -> None:
     assert normalize_mobile("１３８－１２３４－５６７８") == "13812345678"
 
@@ -237,3 +232,7 @@ def test_mask_phone_hides_the_middle() -> None:
 )
 def test_mask_name(name: str, masked: str) -> None:
     assert mask_name(name) == masked
+
+
+def test_uscc_full_width_dashes() -> None:
+    assert normalize_uscc("９１３５０１００－Ｍ０００１００－Ｙ４３") == KNOWN_VALID

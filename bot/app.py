@@ -17,7 +17,7 @@ from aiohttp import web
 
 from desk import tickets
 from desk.context import DeskConfig, utcnow
-from nlp import Router
+from desk.routing import RouterHolder
 
 from . import db
 from .settings import Settings
@@ -39,7 +39,7 @@ def desk_config(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -
         tz=settings.tz,
         auto_threshold=settings.auto_threshold,
         clock=clock,
-        router=Router.from_default(),
+        router=RouterHolder(),
     )
 
 
@@ -49,6 +49,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await db.prepare(settings.database_url)
     shared = make_shared(settings.redis_url)
     app[SHARED] = shared
+    router = app[CONFIG].router
+    if isinstance(router, RouterHolder):
+        await router.refresh()  # rules and model from the database
     yield
     await shared.close()
     await db.close()
@@ -90,11 +93,26 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                 log.exception("scheduler tick failed")
             await asyncio.sleep(settings.scheduler_interval)
 
-    task = asyncio.create_task(loop(), name="scheduler")
+    async def reload_router() -> None:
+        # Every process picks up retrained models and edited rules without a restart.
+        router = cfg.router
+        while isinstance(router, RouterHolder):
+            await asyncio.sleep(settings.router_refresh_interval)
+            try:
+                await router.refresh()
+            except Exception:
+                log.exception("router refresh failed; keeping the current router")
+
+    tasks = [
+        asyncio.create_task(loop(), name="scheduler"),
+        asyncio.create_task(reload_router(), name="router-refresh"),
+    ]
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def healthz(request: web.Request) -> web.Response:

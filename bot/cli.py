@@ -48,11 +48,12 @@ def _run() -> None:
     web.run_app(app, host=settings.http_host, port=settings.http_port, print=None)
 
 
-def route_lines(lines: Any, out: Any) -> int:
+def route_lines(lines: Any, out: Any, router: Any = None) -> int:
     """Route JSON lines (``{"text": …, "id": …}``) to JSON lines; returns the error count."""
-    from nlp import Router
+    if router is None:
+        from nlp import Router
 
-    router = Router.from_default()
+        router = Router.from_default()
     errors = 0
     for line in lines:
         if not line.strip():
@@ -67,6 +68,7 @@ def route_lines(lines: Any, out: Any) -> int:
                 json.dumps({"id": None, "error": f"bad input line: {exc}"}, ensure_ascii=False)
                 + "\n"
             )
+            out.flush()
             continue
         d = router.route(item["text"])
         out.write(
@@ -89,20 +91,177 @@ def route_lines(lines: Any, out: Any) -> int:
     return errors
 
 
+def _live_router() -> Any:
+    """The router with the database's rules and model, or the shipped default without one."""
+    from pathlib import Path
+
+    from . import db
+
+    settings = load_settings()
+    url = settings.database_url
+    if url.startswith("sqlite://") and not Path(url.removeprefix("sqlite://")).exists():
+        return None
+
+    async def load() -> Any:
+        from desk import routing
+
+        await db.connect(url)
+        try:
+            router, _ = await routing.build_router()
+            return router
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(load())
+    except Exception as exc:  # no schema yet, database down: route with the defaults
+        logging.getLogger(__name__).warning("using the default router: %s", exc)
+        return None
+
+
+def _read_jsonl(path: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise SystemExit(f"{path}:{n}: not JSON: {exc}") from None
+            if (
+                not isinstance(row, dict)
+                or not isinstance(row.get("text"), str)
+                or not isinstance(row.get("department"), str)
+            ):
+                raise SystemExit(f'{path}:{n}: needs "text" and "department"')
+            rows.append(row)
+    if not rows:
+        raise SystemExit(f"{path}: no labelled lines")
+    return rows
+
+
+async def _with_db(fn: Any) -> Any:
+    from . import db
+
+    settings = load_settings()
+    await db.connect(settings.database_url)
+    try:
+        await db.prepare(settings.database_url)
+        return await fn()
+    finally:
+        await db.close()
+
+
+def _nlp(args: argparse.Namespace) -> None:
+    import nlp
+    from desk import routing
+
+    if args.nlp_command == "eval":
+        rows = _read_jsonl(args.file)
+
+        async def run_eval() -> str:
+            router, key = await routing.build_router()
+            return f"router: {key}\n" + nlp.evaluate(router, rows).format()
+
+        print(asyncio.run(_with_db(run_eval)))
+    elif args.nlp_command == "retrain":
+        eval_rows = _read_jsonl(args.eval) if args.eval else None
+
+        async def run_retrain() -> routing.RetrainReport:
+            return await routing.retrain(eval_rows=eval_rows)
+
+        report = asyncio.run(_with_db(run_retrain))
+        print(
+            f"trained model {report.version} on {report.examples} examples "
+            f"({report.corrections} corrections from triage, transfers and returns); "
+            "running processes pick it up within seconds"
+        )
+        if report.before_text:
+            print("\n== before ==\n" + report.before_text)
+            print("\n== after ==\n" + report.after_text)
+    elif args.nlp_command == "rules":
+        import yaml
+
+        if args.action == "export":
+
+            async def export() -> dict[str, Any]:
+                return await routing.rules_document()
+
+            print(
+                yaml.safe_dump(asyncio.run(_with_db(export)), allow_unicode=True, sort_keys=False)
+            )
+        else:
+            with open(args.file, encoding="utf-8") as fh:
+                document = yaml.safe_load(fh)
+            if not isinstance(document, dict):
+                raise SystemExit(f"{args.file}: a rules document must be a mapping")
+
+            async def replace() -> dict[str, int]:
+                return await routing.replace_rules(document, by="cli")
+
+            try:
+                counts = asyncio.run(_with_db(replace))
+            except Exception as exc:  # DeskError carries the list of problems
+                raise SystemExit(str(exc)) from None
+            print(f"rules updated: {counts['changed']} changed, {counts['removed']} removed")
+
+
+def _calendar(args: argparse.Namespace) -> None:
+    from desk import worktime
+
+    try:
+        year, month = worktime.parse_month(args.month)
+    except ValueError as exc:
+        raise SystemExit(f"desk calendar show: {exc}") from None
+
+    async def show() -> str:
+        cal = await worktime.load_calendar()
+        return worktime.format_month(cal, year, month)
+
+    print(asyncio.run(_with_db(show)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="desk", description="teda-desk 企业服务热线工单系统")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create or migrate the schema and load default departments")
     sub.add_parser("run", help="run web, Telegram bot, sender and scheduler in one process")
     sub.add_parser("route", help="route JSON lines from stdin (text, id) to JSON lines")
+    nlp_parser = sub.add_parser("nlp", help="routing: evaluate, retrain, edit rules")
+    nlp_sub = nlp_parser.add_subparsers(dest="nlp_command", required=True)
+    p_eval = nlp_sub.add_parser("eval", help="figures for a labelled JSONL (routing_dev format)")
+    p_eval.add_argument("file")
+    p_re = nlp_sub.add_parser("retrain", help="train from defaults + corrections; activate")
+    p_re.add_argument("--eval", help="labelled JSONL to report before/after figures on")
+    p_rules = nlp_sub.add_parser("rules", help="export or import the routing rules (YAML)")
+    p_rules.add_argument("action", choices=["export", "import"])
+    p_rules.add_argument("file", nargs="?", help="YAML file to import")
+    cal_parser = sub.add_parser("calendar", help="the working-day calendar")
+    cal_sub = cal_parser.add_subparsers(dest="calendar_command", required=True)
+    p_show = cal_sub.add_parser("show", help="print a month, e.g. desk calendar show 2026-10")
+    p_show.add_argument("month", help="YYYY-MM")
     args = parser.parse_args(argv)
     if args.command == "init":
         _logging("WARNING")
         asyncio.run(_init())
     elif args.command == "run":
         _run()
+    elif args.command == "nlp":
+        _logging("WARNING")
+        if args.nlp_command == "rules" and args.action == "import" and not args.file:
+            parser.error("desk nlp rules import needs a FILE")
+        _nlp(args)
+    elif args.command == "calendar":
+        _logging("WARNING")
+        _calendar(args)
     elif args.command == "route":
-        errors = route_lines(sys.stdin, sys.stdout)
+        _logging("WARNING")
+        errors = route_lines(sys.stdin, sys.stdout, _live_router())
         if errors:
             print(f"{errors} bad input line(s)", file=sys.stderr)
             sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

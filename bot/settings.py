@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     poll_timeout: int = Field(default=25, ge=0, le=50)
     sender_interval: float = Field(default=0.5, gt=0, le=10)
     scheduler_interval: float = Field(default=60.0, gt=0)
+    router_refresh_interval: float = Field(default=10.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from nlp import Router
+from nlp import RouteDecision, Router
+
+
+class RouterLike(Protocol):
+    """What the desk needs of a router (``nlp.Router`` or ``desk.routing.RouterHolder``)."""
+
+    def route(self, text: str) -> RouteDecision: ...
 
 
 def utcnow() -> datetime:
@@ -34,7 +41,7 @@ class DeskConfig:
     visit_working_days: int = 3
     auto_threshold: float | None = None
     clock: Callable[[], datetime] = utcnow
-    router: Router = field(default_factory=Router.from_default)
+    router: RouterLike = field(default_factory=Router.from_default)
 
     def now(self) -> datetime:
         return self.clock()

@@ -47,9 +47,7 @@ async def claim_batch(
     if not heads:
         return []
     candidates = (
-        await OutboxMessage.filter(due, channel=channel, id__in=heads)
-        .order_by("id")
-        .limit(limit)
+        await OutboxMessage.filter(due, channel=channel, id__in=heads).order_by("id").limit(limit)
     )
     lease = now + dt.timedelta(seconds=lease_seconds)
     taken: list[OutboxMessage] = []

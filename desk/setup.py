@@ -9,6 +9,9 @@ import yaml
 
 from models.department import Department
 
+from .routing import seed_rules
+from .worktime import seed_calendar
+
 
 def default_departments() -> list[dict[str, Any]]:
     """The departments shipped with the project (``desk/defaults/departments.yaml``)."""
@@ -37,4 +40,12 @@ async def load_defaults() -> dict[str, int]:
         )
         created += was_created
         kept += not was_created
-    return {"created": created, "kept": kept}
+    rules = await seed_rules()
+    calendar_rows = await seed_calendar()
+    return {
+        "created": created,
+        "kept": kept,
+        "rules_created": rules["created"],
+        "rules_refreshed": rules["refreshed"],
+        "calendar_rows": calendar_rows,
+    }

@@ -37,6 +37,7 @@ from .notify import (
     triage_card,
 )
 from .refs import next_ref
+from .routing import record_example
 from .workflow import check
 
 MAX_TEXT = 20000  # characters of one request or reply kept; longer input is refused
@@ -582,6 +583,13 @@ async def card_action(
                 await triage_card(ticket, tz=cfg.tz, edit=True)
                 return "已返回"
             dept = await _department(arg or "")
+            returned = await TicketEvent.exists(ticket_id=ticket.id, action="return")
+            await record_example(
+                ticket=ticket,
+                department=dept.code,
+                source="return" if returned else "triage",
+                actor_id=actor.user_id,
+            )
             await _move(
                 ticket,
                 "dispatch",
@@ -629,6 +637,9 @@ async def card_action(
             if old is not None and dept.id == old.id:
                 raise InvalidInput("不能转办给本部门。")
             note = f"{old.short if old else ''} {actor.name} 转办至{dept.short}"
+            await record_example(
+                ticket=ticket, department=dept.code, source="transfer", actor_id=actor.user_id
+            )
             await _move(
                 ticket,
                 "transfer",

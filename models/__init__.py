@@ -13,6 +13,8 @@ MODEL_MODULES = [
     "models.ticket",
     "models.outbox",
     "models.system",
+    "models.routing",
+    "models.calendar",
 ]
 
 

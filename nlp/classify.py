@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-__all__ = ["REQUEST_TYPES", "classify_type", "detect_urgency", "type_scores"]
+__all__ = ["REQUEST_TYPES", "classify_type", "detect_urgency", "type_scores", "urgency_scores"]
 
 REQUEST_TYPES: Final[tuple[str, ...]] = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
 
@@ -246,6 +246,13 @@ _IMMEDIACY = _cues(
 _NOT_URGENT_TYPES: Final[frozenset[str]] = frozenset({"表扬", "建议"})
 
 
+def urgency_scores(text: str) -> tuple[float, float, float]:
+    """Return the ``(alone, impact, immediacy)`` cue scores of normalised ``text``."""
+    if not text:
+        return 0.0, 0.0, 0.0
+    return _score(text, _IMPACT_ALONE), _score(text, _IMPACT), _score(text, _IMMEDIACY)
+
+
 def detect_urgency(text: str, request_type: str | None = None) -> bool:
     """Return whether normalised ``text`` describes an urgent situation.
 
@@ -258,9 +265,7 @@ def detect_urgency(text: str, request_type: str | None = None) -> bool:
         return False
     if request_type in _NOT_URGENT_TYPES:
         return False
-    alone = _score(text, _IMPACT_ALONE)
-    impact = _score(text, _IMPACT)
-    immediacy = _score(text, _IMMEDIACY)
+    alone, impact, immediacy = urgency_scores(text)
     if request_type == "咨询":
         return alone >= 3 or (alone + impact >= 4 and (immediacy >= 1 or alone >= 2))
     if alone >= 3 or impact >= 4:

@@ -1,10 +1,10 @@
-"""Multi-term substring matching.
+"""Multi-term substring matching with Aho-Corasick.
 
-This module owns the scan that finds every occurrence of a fixed set of terms in a text, in one
-pass over a character trie (an Aho-Corasick-style scan without failure links: for each start
-position the trie is walked as far as the text allows, so the cost is bounded by the text length
-times the longest term). When the optional ``pyahocorasick`` package is installed it is used
-instead; results are identical.
+This module owns the scan that finds every occurrence of a fixed set of terms in a text in
+one pass: a ``pyahocorasick`` automaton (a project dependency). A plain character-trie scan
+with identical results remains as a fallback and as the reference the tests compare against.
+:func:`maximal_hits` then applies the rules' semantics that a longer matched term hides the
+terms nested inside it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-try:  # optional accelerator, not a hard dependency
+try:  # a dependency; the fallback keeps a broken install usable
     import ahocorasick as _ahocorasick
 except ImportError:  # pragma: no cover - depends on the environment
     _ahocorasick = None

@@ -1,0 +1,95 @@
+"""The ``desk`` command as a user runs it (subprocesses on a temporary SQLite database)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DESK = [sys.executable, "-m", "bot.cli"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("cli")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    environ["DESK_DATABASE_URL"] = f"sqlite://{folder / 'desk.sqlite3'}"
+    out = run(["init"], environ)
+    assert "19 departments created" in out
+    assert "0 departments created" in run(["init"], environ)  # idempotent
+    return environ
+
+
+def run(args: list[str], env: dict[str, str], stdin: str = "", ok: bool = True) -> str:
+    proc = subprocess.run(
+        [*DESK, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc.stdout + (proc.stderr if not ok else "")
+
+
+def test_route_streams_json_lines(env: dict[str, str]) -> None:
+    lines = [
+        {"id": "a-1", "text": "出口退税申报后退税款一直没到账，能帮忙查一下吗"},
+        {"id": 7, "text": "园区污水处理厂晚上偷排，河里全是泡沫"},
+        {"text": "化工厂储罐泄漏了，现场有刺鼻气味，工人已经撤离"},
+    ]
+    out = run(["route"], env, "\n".join(json.dumps(x, ensure_ascii=False) for x in lines))
+    results = [json.loads(x) for x in out.splitlines()]
+    assert [r["id"] for r in results] == ["a-1", 7, None]
+    assert results[0]["department"] == "TAX"
+    assert results[1]["department"] == "ENV" and results[1]["type"] == "举报"
+    assert results[2]["urgent"] is True
+    for r in results:
+        assert 0 <= r["confidence"] <= 1 and isinstance(r["auto"], bool)
+        assert r["type"] in {"咨询", "求助", "投诉", "举报", "建议", "表扬"}
+
+
+def test_route_reports_bad_lines_and_goes_on(env: dict[str, str]) -> None:
+    out = run(["route"], env, 'not json\n{"id": 2, "text": "营业执照地址变更怎么办"}\n', ok=False)
+    assert "bad input line" in out
+    assert '"id": 2' in out and '"department": "MSA"' in out
+
+
+def test_nlp_eval_prints_figures(env: dict[str, str], tmp_path: Path) -> None:
+    fixture = tmp_path / "small.jsonl"
+    rows = [
+        {
+            "text": "增值税专用发票开错了怎么红冲",
+            "department": "TAX",
+            "alt": [],
+            "type": "咨询",
+            "urgent": False,
+        },
+        {
+            "text": "工地夜里施工噪声太大睡不着",
+            "department": "ENV",
+            "alt": ["CNT"],
+            "type": "投诉",
+            "urgent": False,
+        },
+    ]
+    fixture.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
+    out = run(["nlp", "eval", str(fixture)], env)
+    assert "top-1" in out.lower() or "top1" in out.lower()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "缺少部门"}\n', "utf-8")
+    assert "department" in run(["nlp", "eval", str(bad)], env, ok=False)
+
+
+def test_rules_export_and_calendar(env: dict[str, str]) -> None:
+    assert "departments:" in run(["nlp", "rules", "export"], env)
+    month = run(["calendar", "show", "2026-10"], env)
+    assert "国庆节" in month and "调休" in month
+    assert "YYYY-MM" in run(["calendar", "show", "October"], env, ok=False)

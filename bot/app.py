@@ -18,6 +18,7 @@ from aiohttp import web
 from desk import tickets
 from desk.context import DeskConfig, utcnow
 from desk.routing import RouterHolder
+from desk.worktime import load_calendar, missing_years
 
 from . import db
 from .settings import Settings
@@ -49,9 +50,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await db.prepare(settings.database_url)
     shared = make_shared(settings.redis_url)
     app[SHARED] = shared
-    router = app[CONFIG].router
-    if isinstance(router, RouterHolder):
-        await router.refresh()  # rules and model from the database
+    cfg = app[CONFIG]
+    if isinstance(cfg.router, RouterHolder):
+        await cfg.router.refresh()  # rules and model from the database
+    cfg.calendar = await load_calendar()  # holidays, 调休 and admin overrides
+    for year in missing_years(cfg.calendar, cfg.now().astimezone(cfg.tz).date()):
+        log.warning(
+            "工作日历缺少 %s 年的官方数据：截止时间按周末和法定节假日估算。"
+            "请升级 chinesecalendar 或用 desk calendar 录入调休安排。",
+            year,
+        )
     yield
     await shared.close()
     await db.close()

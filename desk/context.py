@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from nlp import RouteDecision, Router
 
+from .worktime import WorkCalendar
+
 
 class RouterLike(Protocol):
     """What the desk needs of a router (``nlp.Router`` or ``desk.routing.RouterHolder``)."""
@@ -21,7 +23,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass
 class DeskConfig:
     """Settings of the desk core, built once by ``bot`` from the process settings.
 
@@ -33,6 +35,10 @@ class DeskConfig:
         auto_threshold: minimum router confidence for dispatch without triage.
         clock: the current time (injected so tests can move it).
         router: the text router.
+        calendar: the working-time calendar (holidays, 调休, office hours).
+        consult_after_days: working days overdue before 会商 (escalation level 1).
+        escalate_after_days: working days a rung may stay overdue before the next one
+            (专题会, then 领导小组).
     """
 
     admin_ids: frozenset[int] = frozenset()
@@ -42,6 +48,9 @@ class DeskConfig:
     auto_threshold: float | None = None
     clock: Callable[[], datetime] = utcnow
     router: RouterLike = field(default_factory=Router.from_default)
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    consult_after_days: int = 1
+    escalate_after_days: int = 3
 
     def now(self) -> datetime:
         return self.clock()

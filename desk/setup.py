@@ -10,6 +10,7 @@ import yaml
 from models.department import Department
 
 from .routing import seed_rules
+from .sla import seed_policies
 from .worktime import seed_calendar
 
 
@@ -42,6 +43,7 @@ async def load_defaults() -> dict[str, int]:
         kept += not was_created
     rules = await seed_rules()
     calendar_rows = await seed_calendar()
+    await seed_policies()
     return {
         "created": created,
         "kept": kept,

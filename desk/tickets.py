@@ -24,7 +24,6 @@ from models.ticket import (
 )
 
 from .actors import Actor
-from .calendar import add_working_days
 from .context import DeskConfig
 from .db import atomic
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -38,10 +37,10 @@ from .notify import (
 )
 from .refs import next_ref
 from .routing import record_example
+from .sla import deadlines, policy_for
 from .workflow import check
 
 MAX_TEXT = 20000  # characters of one request or reply kept; longer input is refused
-OFFICE_CLOSE = dt.time(17, 30)
 SATISFACTION = {"m3": "满意", "m2": "基本满意", "m1": "不满意"}
 
 
@@ -115,11 +114,13 @@ async def _ticket_by_ref(ref: str) -> Ticket:
     return ticket
 
 
-def _due(cfg: DeskConfig, now: dt.datetime) -> dt.datetime:
-    """The resolution deadline: the end of the N-th working day after today (local time)."""
-    local = now.astimezone(cfg.tz)
-    day, _estimated = add_working_days(local.date(), cfg.resolve_working_days)
-    return dt.datetime.combine(day, OFFICE_CLOSE, tzinfo=cfg.tz).astimezone(dt.UTC)
+async def _deadline_fields(
+    cfg: DeskConfig, *, type: str, urgent: bool, department: str | None, start: dt.datetime
+) -> dict[str, Any]:
+    """Response and resolution deadlines from the SLA policy, in working time."""
+    policy = await policy_for(type=type, urgent=urgent, department=department)
+    d = deadlines(cfg.calendar, start=start, policy=policy)
+    return {"due_at": d.resolve, "response_due_at": d.respond, "due_estimated": d.estimated}
 
 
 def _check_text(text: str, *, what: str = "内容") -> str:
@@ -280,8 +281,14 @@ async def _open(cfg: DeskConfig, *, member: Member, text: str, channel: str) -> 
         route_confidence=decision.confidence,
         route_terms=list(decision.matched_terms),
         route_candidates=[[c, s] for c, s in decision.candidates],
-        due_at=_due(cfg, now),
         created_at=now,
+        **await _deadline_fields(
+            cfg,
+            type=decision.type,
+            urgent=decision.urgent,
+            department=dept.code if auto and dept else None,
+            start=now,
+        ),
     )
     await ticket.fetch_related("department", "member", "enterprise")
     actor = Actor(kind="enterprise", user_id=member.tg_user_id, name=member.contact_name)
@@ -480,7 +487,13 @@ async def rate(cfg: DeskConfig, *, actor: Actor, ticket_id: int, choice: str) ->
                 claimed_by_name=None,
                 claimed_at=None,
                 rated_at=now,
-                due_at=_due(cfg, now),
+                **await _deadline_fields(
+                    cfg,
+                    type=ticket.type,
+                    urgent=ticket.urgent,
+                    department=ticket.department.code if ticket.department else None,
+                    start=now,
+                ),
             )
             await PendingInput.filter(chat_id=actor.chat_id, user_id=actor.user_id).delete()
             await PendingInput.create(
@@ -853,16 +866,14 @@ async def cancel_pending(*, actor: Actor) -> bool:
 async def close_unrated(cfg: DeskConfig) -> int:
     """Close tickets whose return visit got no answer within the window (未评价)."""
     now = cfg.now()
-    local_today = now.astimezone(cfg.tz).date()
     closed = 0
     for ticket in await Ticket.filter(status=TicketStatus.RESOLVED).prefetch_related(
         "department", "member", "enterprise"
     ):
         assert ticket.resolved_at is not None
-        until, _ = add_working_days(
-            ticket.resolved_at.astimezone(cfg.tz).date(), cfg.visit_working_days
-        )
-        if local_today <= until:
+        # The window ends with the office day of the N-th working day after the result.
+        until = cfg.calendar.add_working_time(ticket.resolved_at, days=cfg.visit_working_days)
+        if now <= until.at:
             continue
         try:
             async with atomic():

@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "models.system",
     "models.routing",
     "models.calendar",
+    "models.sla",
 ]
 
 

@@ -18,6 +18,7 @@ class Department(Model):
     scope = fields.TextField(default="")
     active = fields.BooleanField(default=True)
     sort = fields.IntField(default=0)
+    leader_user_id = fields.BigIntField(null=True)  # the leader who receives 催办 in private
 
     class Meta:
         table = "department"

@@ -358,10 +358,23 @@ async def test_ticket_lifecycle(db: str, cfg: DeskConfig, clock: Clock) -> None:
     assert ticket.status in (TicketStatus.DISPATCHED, TicketStatus.TRIAGE)
     if ticket.status == TicketStatus.DISPATCHED:
         assert ticket.department is not None and ticket.department.code == "TAX"
-    assert ticket.due_at == dt.datetime(2025, 6, 9, 9, 30, tzinfo=dt.UTC)  # 5 workdays, 17:30
+    # The SLA policy of its type: 求助 resolves in 10 working days (the 2nd of June 2025 is the
+    # 端午 holiday, so counting starts on the 3rd), 咨询 in 2, ending at 17:30 local.
+    expected = {
+        "求助": dt.datetime(2025, 6, 16, 9, 30, tzinfo=dt.UTC),
+        "咨询": dt.datetime(2025, 6, 4, 9, 30, tzinfo=dt.UTC),
+    }[ticket.type]
+    assert ticket.due_at == expected
     rows = await box.take()
     ack = one(rows, 501, "ack")
-    assert ack["ref"] == ticket.ref and ack["deadline"] == "2025-06-09（周一）17:30"
+    assert ack["ref"] == ticket.ref
+    assert (
+        ack["deadline"]
+        == {
+            "求助": "2025-06-16（周一）17:30",
+            "咨询": "2025-06-04（周三）17:30",
+        }[ticket.type]
+    )
     assert ack["phone"] == "138****5678" and ack["contact"] == "张*"
     group = TAX_CHAT if ticket.status == TicketStatus.DISPATCHED else TRIAGE_CHAT
     card = to(rows, group)[0]

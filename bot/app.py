@@ -15,7 +15,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from desk import tickets
+from desk import escalation, tickets
 from desk.context import DeskConfig, utcnow
 from desk.routing import RouterHolder
 from desk.worktime import load_calendar, missing_years
@@ -93,8 +93,15 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                 # One process at a time runs the periodic jobs.
                 if await shared.lease("scheduler", settings.scheduler_interval * 2):
                     closed = await tickets.close_unrated(cfg)
-                    if closed:
-                        log.info("closed %d tickets without a return-visit answer", closed)
+                    steps = await escalation.scan(cfg)
+                    await escalation.warn_missing_calendar(cfg)
+                    if closed or steps:
+                        log.info(
+                            "scheduler: %d closed as 未评价, %d SLA steps: %s",
+                            closed,
+                            len(steps),
+                            "; ".join(map(str, steps))[:500],
+                        )
                         if CHANNEL in app:
                             app[CHANNEL].sender.wake()
             except Exception:

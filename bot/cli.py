@@ -207,6 +207,38 @@ def _nlp(args: argparse.Namespace) -> None:
             print(f"rules updated: {counts['changed']} changed, {counts['removed']} removed")
 
 
+def _sla(args: argparse.Namespace) -> None:
+    import datetime as dt
+
+    from desk import escalation
+    from desk.worktime import load_calendar
+
+    from .app import desk_config
+
+    now = None
+    if args.now:
+        try:
+            now = dt.datetime.fromisoformat(args.now)
+        except ValueError:
+            raise SystemExit(f"--now: not an ISO 8601 time: {args.now!r}") from None
+        if now.tzinfo is None:
+            raise SystemExit("--now needs an offset, e.g. 2027-01-04T09:30+08:00")
+    settings = load_settings()
+
+    async def scan() -> list[escalation.Action]:
+        cfg = desk_config(settings)
+        cfg.calendar = await load_calendar()
+        return await escalation.scan(cfg, now=now, dry_run=args.dry_run)
+
+    actions = asyncio.run(_with_db(scan))
+    verb = "would do" if args.dry_run else "did"
+    print(f"SLA scan at {(now.isoformat() if now else 'now')}: {verb} {len(actions)} step(s)")
+    for action in actions:
+        print(f"  {action}")
+    if actions and not args.dry_run:
+        print("messages are queued in the outbox; the running `desk run` delivers them")
+
+
 def _calendar(args: argparse.Namespace) -> None:
     from desk import worktime
 
@@ -241,6 +273,11 @@ def main(argv: list[str] | None = None) -> None:
     cal_sub = cal_parser.add_subparsers(dest="calendar_command", required=True)
     p_show = cal_sub.add_parser("show", help="print a month, e.g. desk calendar show 2026-10")
     p_show.add_argument("month", help="YYYY-MM")
+    sla_parser = sub.add_parser("sla", help="deadlines and escalation")
+    sla_sub = sla_parser.add_subparsers(dest="sla_command", required=True)
+    p_scan = sla_sub.add_parser("scan", help="run one reminder/escalation pass now")
+    p_scan.add_argument("--now", help="ISO 8601 with offset, e.g. 2027-01-04T09:30+08:00")
+    p_scan.add_argument("--dry-run", action="store_true", help="print, change nothing")
     args = parser.parse_args(argv)
     if args.command == "init":
         _logging("WARNING")
@@ -252,6 +289,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.nlp_command == "rules" and args.action == "import" and not args.file:
             parser.error("desk nlp rules import needs a FILE")
         _nlp(args)
+    elif args.command == "sla":
+        _logging("WARNING")
+        _sla(args)
     elif args.command == "calendar":
         _logging("WARNING")
         _calendar(args)

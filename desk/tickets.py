@@ -120,7 +120,12 @@ async def _deadline_fields(
     """Response and resolution deadlines from the SLA policy, in working time."""
     policy = await policy_for(type=type, urgent=urgent, department=department)
     d = deadlines(cfg.calendar, start=start, policy=policy)
-    return {"due_at": d.resolve, "response_due_at": d.respond, "due_estimated": d.estimated}
+    return {
+        "due_at": d.resolve,
+        "response_due_at": d.respond,
+        "due_estimated": d.estimated,
+        "sla_start_at": start,
+    }
 
 
 def _check_text(text: str, *, what: str = "内容") -> str:

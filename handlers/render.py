@@ -414,7 +414,39 @@ def _copy(p: dict[str, Any]) -> list[Op]:
     ]
 
 
+def _sla_simple(template: str) -> Any:
+    def fn(p: dict[str, Any]) -> list[Op]:
+        values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+        return [Send(text=template.format(**values), reply_role=p.get("reply_role"))]
+
+    return fn
+
+
+def _sla_record(template: str) -> Any:
+    """A consultation record or agenda item: the template, then the request text (split)."""
+
+    def fn(p: dict[str, Any]) -> list[Op]:
+        values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+        values["departments"] = "、".join(escape(d) for d in p.get("departments") or []) or "—"
+        head = template.format(**values) + "\n"
+        return [Send(text=x) for x in split_html(head, p.get("text") or "", ref=p["ref"])]
+
+    return fn
+
+
+def _calendar_missing(p: dict[str, Any]) -> list[Op]:
+    years = "、".join(str(y) for y in p.get("years") or [])
+    return [Send(text=T.CALENDAR_MISSING.format(years=years))]
+
+
 _RENDERERS: dict[str, Any] = {
+    "sla_nudge": _sla_simple(T.SLA_NUDGE),
+    "sla_warn": _sla_simple(T.SLA_WARN),
+    "sla_urge": _sla_simple(T.SLA_URGE),
+    "sla_level": _sla_simple(T.SLA_LEVEL),
+    "sla_consult": _sla_record(T.SLA_CONSULT),
+    "sla_agenda": _sla_record(T.SLA_AGENDA),
+    "calendar_missing": _calendar_missing,
     "reg_ask_name": _reg("name"),
     "reg_ask_code": _reg("code"),
     "reg_ask_contact": _reg("contact"),
@@ -452,4 +484,6 @@ _RENDERERS: dict[str, Any] = {
     "bound": _fmt(T.BOUND),
     "done_usage": _fixed(T.DONE_USAGE),
     "bind_usage": _fixed(T.BIND_USAGE),
+    "escalate_usage": _fixed(T.ESCALATE_USAGE),
+    "info": _fmt("{message}"),
 }

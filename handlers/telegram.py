@@ -22,7 +22,7 @@ from telegram.ext import (
     filters,
 )
 
-from desk import intake, registration, tickets
+from desk import escalation, intake, registration, tickets
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import AlreadyProcessed, DeskError
@@ -179,6 +179,22 @@ async def done(update: Update, context: Ctx) -> None:
 
 
 @edge
+async def escalate(update: Update, context: Ctx) -> None:
+    chat = update.effective_chat
+    msg = update.effective_message
+    assert chat is not None and msg is not None and msg.text is not None
+    parts = msg.text.split(maxsplit=2)
+    ref = find_ref(parts[1]) if len(parts) >= 2 else None
+    if ref is None:
+        await tickets.say(chat_id=chat.id, kind="escalate_usage")
+        return
+    answer = await escalation.escalate_by_hand(
+        _cfg(context), actor=_actor(update), ref=ref, reason=parts[2] if len(parts) > 2 else ""
+    )
+    await tickets.say(chat_id=chat.id, kind="info", message=answer)
+
+
+@edge
 async def group_help(update: Update, context: Ctx) -> None:
     chat = update.effective_chat
     assert chat is not None
@@ -260,6 +276,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
     app.add_handler(CommandHandler("start", start, filters=private & new))
     app.add_handler(CommandHandler("tickets", my_tickets, filters=private & new))
     app.add_handler(CommandHandler("cancel", cancel, filters=private & new))
+    app.add_handler(CommandHandler("escalate", escalate, filters=new))
     app.add_handler(MessageHandler(private & new & filters.CONTACT, private_contact))
     app.add_handler(
         MessageHandler(private & new & (filters.PHOTO | filters.Document.ALL), private_file)

@@ -118,3 +118,27 @@ BOUND = "✅ 本群已绑定为：{name}（{code}）。相关工单将推送到�
 CONTINUED = "（续 {n}/{total}）"
 DONE_USAGE = "用法：/done 工单号 办理结果，例如：/done TD20261129-0001 已为企业办理完毕。"
 BIND_USAGE = "用法：/bind 部门代码，例如 /bind TAX；分拨群使用 /bind TRIAGE。"
+
+SLA_NUDGE = "🔔 工单 <b>{ref}</b> 已超过响应时限（应于 {respond_by} 前认领）仍未认领，请尽快认领。"
+SLA_WARN = "⏰ 工单 <b>{ref}</b> 办理时限提醒：{label}，截止 {deadline}。"
+SLA_URGE = (
+    "📣【催办】工单 <b>{ref}</b>（{department}）已超过办理时限 {overdue_since}，"
+    "请立即办理并反馈结果。\n如仍未办结，将于 {next_deadline} 提请企业服务局会商。"
+)
+SLA_CONSULT = (
+    "🤝【会商】工单 <b>{ref}</b> 超期未办结，提请企业服务局组织多部门会商。\n"
+    "会商记录：\n主办部门：{department}\n涉及部门：{departments}\n原办理时限：{overdue_since}\n"
+    "会商办结时限：{next_deadline}\n企业：{enterprise}\n诉求："
+)
+SLA_AGENDA = (
+    "📋【{label}议题】工单 <b>{ref}</b>（{department}）\n升级原因：{reason}\n"
+    "涉及部门：{departments}\n原办理时限：{overdue_since}\n下一时限：{next_deadline}\n诉求："
+)
+SLA_LEVEL = "⬆️ 工单 <b>{ref}</b> 已升级至{level_name}（{reason}）。"
+CALENDAR_MISSING = (
+    "⚠️ 工作日历缺少 {years} 年的官方节假日和调休数据，相关截止时间目前按周末和法定节假日估算。"
+    "请升级 chinesecalendar 或在后台录入调休安排。"
+)
+ESCALATE_USAGE = (
+    "用法：/escalate 工单号 原因（仅管理员），例如 /escalate TD20261129-0001 多次催办无果。"
+)

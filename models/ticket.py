@@ -66,6 +66,7 @@ class Ticket(Model):
     claimed_at = fields.DatetimeField(null=True)
     due_at = fields.DatetimeField(null=True)
     response_due_at = fields.DatetimeField(null=True)
+    sla_start_at = fields.DatetimeField(null=True)  # when the current resolution clock started
     due_estimated = fields.BooleanField(default=False)
     paused_at = fields.DatetimeField(null=True)
     result = fields.TextField(null=True)

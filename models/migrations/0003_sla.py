@@ -75,4 +75,9 @@ class Migration(migrations.Migration):
             name='response_due_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
+        ops.AddField(
+            model_name='Ticket',
+            name='sla_start_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
     ]

@@ -187,6 +187,14 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
     )
     item = dict(base, text=base["text"][:60], can_cancel=True)
     item.pop("phone")
+    sla = dict(
+        base,
+        reason=user,
+        level_name="会商",
+        overdue_since="2026-12-01（周二）17:30",
+        next_deadline="2026-12-04（周五）17:30",
+        departments=["TAX", "ENV"],
+    )
     return [
         ("reg_ask_name", {"first": True}),
         ("reg_ask_code", {"error": user}),
@@ -296,6 +304,15 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("bound", {"code": "TAX", "name": user}),
         ("done_usage", {}),
         ("bind_usage", {}),
+        ("escalate_usage", {}),
+        ("info", {"message": user}),
+        ("sla_nudge", dict(base, respond_by="2026-12-01（周二）13:00", reply_role="card")),
+        ("sla_warn", dict(base, label="已用时80%", reply_role="card")),
+        ("sla_urge", dict(sla, step="urge", label="催办", level=0, reply_role="card")),
+        ("sla_level", dict(sla, step="topic", label="专题会", level=2, reply_role="card")),
+        ("sla_consult", dict(sla, step="consult", label="会商", level=1)),
+        ("sla_agenda", dict(sla, step="leaders", label="领导小组", level=3)),
+        ("calendar_missing", {"years": [2027], "today": "2026-12-01"}),
     ]
 
 

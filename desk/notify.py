@@ -78,7 +78,8 @@ async def ticket_params(ticket: Ticket, *, tz: ZoneInfo) -> dict[str, Any]:
         "department_code": dept.code if dept else None,
         "type": ticket.type,
         "urgent": ticket.urgent,
-        "deadline": fmt_deadline(ticket.due_at, tz),
+        "deadline": fmt_deadline(ticket.due_at, tz) + ("（估算）" if ticket.due_estimated else ""),
+        "respond_by": fmt_deadline(ticket.response_due_at, tz),
         "enterprise": ticket.enterprise.name,
         "contact": mask_name(ticket.member.contact_name),
         "phone": mask_phone(ticket.member.phone),
@@ -95,8 +96,10 @@ def card_actions(ticket: Ticket) -> list[str]:
     status = ticket.status.value
     if status in ("dispatched", "reopened"):
         return ["claim", "transfer", "return"]
-    if status in ("claimed", "waiting"):
-        return ["resolve", "transfer", "return"]
+    if status == "claimed":
+        return ["resolve", "wait", "extend", "transfer", "return"]
+    if status == "waiting":
+        return ["resolve", "extend", "transfer", "return"]
     return []
 
 

@@ -8,11 +8,13 @@ Notifications are written to the outbox in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from models.department import TRIAGE_CODE, Department, GroupBinding
 from models.enterprise import Member
 from models.outbox import MessageLink
+from models.sla import ExtensionRequest
 from models.ticket import (
     OPEN_STATUSES,
     Draft,
@@ -26,18 +28,19 @@ from models.ticket import (
 from .actors import Actor
 from .context import DeskConfig
 from .db import atomic
-from .errors import Conflict, InvalidInput, NotAllowed, NotFound
+from .errors import Conflict, IllegalTransition, InvalidInput, NotAllowed, NotFound
 from .notify import (
     department_card,
     department_choices,
     enqueue,
+    fmt_deadline,
     group_chat,
     ticket_params,
     triage_card,
 )
 from .refs import next_ref
 from .routing import record_example
-from .sla import deadlines, policy_for
+from .sla import deadlines, end_of_day, policy_for, shift
 from .workflow import check
 
 MAX_TEXT = 20000  # characters of one request or reply kept; longer input is refused
@@ -329,8 +332,13 @@ async def _followup(
     file: dict[str, Any] | None = None,
     label: str = "企业补充",
 ) -> None:
-    """Add an enterprise's detail or file to a ticket and relay it to whoever holds it."""
+    """Add an enterprise's detail or file to a ticket and relay it to whoever holds it.
+
+    A ticket waiting for the enterprise resumes: its deadlines move by the paused working time.
+    """
     check("followup", ticket.status)
+    if ticket.status == TicketStatus.WAITING and actor.kind == "enterprise":
+        await _resume(cfg, ticket=ticket, actor=actor)
     await TicketMessage.create(
         ticket_id=ticket.id,
         direction="in",
@@ -688,8 +696,16 @@ async def card_action(
             )
             await _tell_enterprise(cfg, ticket, "transferred")
             return f"已转办至{dept.short}"
-        if action in ("return", "resolve"):
-            check(action, ticket.status)
+        if action == "extend":
+            if ticket.status not in (TicketStatus.CLAIMED, TicketStatus.WAITING):
+                raise IllegalTransition("认领后才能申请延期。")
+            if ticket.due_at is not None and now >= ticket.due_at:
+                raise InvalidInput("已超过办理时限，不能再申请延期，请尽快办理。")
+            if await ExtensionRequest.exists(ticket_id=ticket.id, status="pending"):
+                raise Conflict("该工单已有待审批的延期申请。")
+        if action in ("return", "resolve", "wait", "extend"):
+            if action != "extend":
+                check(action, ticket.status)
             assert actor.chat_id is not None and actor.user_id is not None
             await PendingInput.filter(chat_id=actor.chat_id, user_id=actor.user_id).delete()
             await PendingInput.create(
@@ -702,8 +718,181 @@ async def card_action(
                 ticket_id=ticket.id,
                 link_role="prompt",
             )
-            return "请在群里发送" + ("退回原因" if action == "return" else "办理结果")
+            return (
+                "请在群里发送"
+                + {
+                    "return": "退回原因",
+                    "resolve": "办理结果",
+                    "wait": "需要企业补充的内容",
+                    "extend": "新的截止日期和理由",
+                }[action]
+            )
         raise InvalidInput("未知操作。")
+
+
+async def _wait(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, need: str) -> None:
+    """Ask the enterprise for more; the SLA clock pauses until it answers."""
+    now = cfg.now()
+    await _move(ticket, "wait", actor, now=now, note=need[:500], paused_at=now)
+    await TicketMessage.create(
+        ticket_id=ticket.id,
+        direction="out",
+        author_id=actor.user_id,
+        author_name=actor.name,
+        text=need,
+    )
+    await department_card(ticket, tz=cfg.tz, edit=True, note=f"等待企业补充：{need}")
+    await _tell_enterprise(cfg, ticket, "need_info", link_role="progress", need=need)
+
+
+async def _resume(cfg: DeskConfig, *, ticket: Ticket, actor: Actor) -> None:
+    now = cfg.now()
+    paused = ticket.paused_at or now
+    seconds = max(0.0, cfg.calendar.working_seconds_between(paused, now))
+    changes = {
+        "due_at": shift(cfg.calendar, ticket.due_at, working_seconds=seconds),
+        "response_due_at": shift(cfg.calendar, ticket.response_due_at, working_seconds=seconds),
+        "paused_at": None,
+    }
+    await _move(
+        ticket,
+        "resume",
+        actor,
+        now=now,
+        note=f"暂停{seconds / 3600:.1f}个工作小时",
+        data={"paused_working_seconds": seconds},
+        **changes,
+    )
+    await department_card(ticket, tz=cfg.tz, edit=True, note="企业已补充，时限相应顺延")
+
+
+_DATE = re.compile(r"(20\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+async def _request_extension(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, text: str) -> None:
+    """Staff ask for a later deadline with a date and a reason; the managers decide."""
+    m = _DATE.search(text)
+    if m is None:
+        raise InvalidInput("请按「日期 理由」发送，例如：2026-12-15 需要现场核查。")
+    try:
+        day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        raise InvalidInput("日期无效，请按 2026-12-15 的格式填写。") from None
+    reason = (text[: m.start()] + text[m.end() :]).strip(" ，,。:：")
+    if not reason:
+        raise InvalidInput("请写明延期理由，例如：2026-12-15 需要现场核查。")
+    new_due = end_of_day(cfg.calendar, day)
+    if ticket.due_at is not None and new_due <= ticket.due_at:
+        raise InvalidInput("新的截止日期应晚于当前办理时限。")
+    if not cfg.calendar.is_workday(day):
+        raise InvalidInput(f"{day:%Y-%m-%d} 不是工作日，请选择工作日。")
+    request = await ExtensionRequest.create(
+        ticket_id=ticket.id,
+        requested_by_id=actor.user_id,
+        requested_by_name=actor.name,
+        reason=reason,
+        old_due_at=ticket.due_at,
+        new_due_at=new_due,
+    )
+    await _event(
+        ticket,
+        actor,
+        "extend_request",
+        note=reason[:500],
+        data={"request": request.id, "new_due": new_due.isoformat()},
+    )
+    params = await ticket_params(ticket, tz=cfg.tz)
+    params.update(
+        request_id=request.id,
+        reason=reason,
+        who=actor.name,
+        new_deadline=fmt_deadline(new_due, cfg.tz),
+    )
+    managers = await group_chat(TRIAGE_CODE)
+    if managers is not None:
+        await enqueue(
+            chat_id=managers,
+            kind="extension_request",
+            params=params,
+            ticket_id=ticket.id,
+            link_role="extension",
+        )
+    if actor.chat_id is not None:
+        await enqueue(
+            chat_id=actor.chat_id, kind="extension_sent", params=params, ticket_id=ticket.id
+        )
+
+
+async def decide_extension(
+    cfg: DeskConfig, *, actor: Actor, request_id: int, approve: bool
+) -> str:
+    """A manager (admin role) approves or rejects an extension request."""
+    if not cfg.is_admin(actor.user_id):
+        raise NotAllowed("只有管理员可以审批延期申请。")
+    async with atomic():
+        request = await ExtensionRequest.filter(id=request_id).select_for_update().first()
+        if request is None:
+            raise NotFound("找不到该延期申请。")
+        if request.status != "pending":
+            raise Conflict("该延期申请已处理过了。")
+        ticket = await _ticket(request.ticket_id, lock=True)
+        now = cfg.now()
+        request.status = "approved" if approve else "rejected"
+        request.decided_by_id, request.decided_by_name, request.decided_at = (
+            actor.user_id,
+            actor.name,
+            now,
+        )
+        await request.save()
+        open_states = (
+            TicketStatus.CLAIMED,
+            TicketStatus.WAITING,
+            TicketStatus.DISPATCHED,
+            TicketStatus.REOPENED,
+        )
+        if approve and ticket.status not in open_states:
+            raise IllegalTransition("工单已不在办理中，无需延期。")
+        params = await ticket_params(ticket, tz=cfg.tz)
+        params.update(
+            request_id=request.id,
+            reason=request.reason,
+            who=actor.name,
+            new_deadline=fmt_deadline(request.new_due_at, cfg.tz),
+            approved=approve,
+            edit=True,
+        )
+        if approve:
+            await Ticket.filter(id=ticket.id).update(due_at=request.new_due_at, updated_at=now)
+            ticket.due_at = request.new_due_at
+            await _event(
+                ticket,
+                actor,
+                "extend",
+                note=request.reason[:500],
+                data={"request": request.id, "new_due": request.new_due_at.isoformat()},
+            )
+            await _tell_enterprise(cfg, ticket, "extended")
+        else:
+            await _event(ticket, actor, "extend_reject", data={"request": request.id})
+        if actor.chat_id is not None:
+            await enqueue(
+                chat_id=actor.chat_id,
+                kind="extension_request",
+                params=params,
+                ticket_id=ticket.id,
+                link_role="extension",
+            )
+        dept_chat = await group_chat(ticket.department.code) if ticket.department else None
+        if dept_chat is not None:
+            await enqueue(
+                chat_id=dept_chat,
+                kind="extension_decided",
+                params={**params, "edit": False, "reply_role": "card"},
+                ticket_id=ticket.id,
+            )
+            if approve:
+                await department_card(ticket, tz=cfg.tz, edit=True)
+        return "已批准延期" if approve else "已驳回延期申请"
 
 
 async def _return(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, reason: str) -> None:
@@ -795,6 +984,14 @@ async def group_message(
             ticket = await _ticket(pending.ticket_id)
             await pending.delete()
             await _require_dept_group(cfg, actor, ticket)
+            if pending.kind == "wait":
+                await _wait(
+                    cfg, actor=actor, ticket=ticket, need=_check_text(text, what="补充要求")
+                )
+                return True
+            if pending.kind == "extend":
+                await _request_extension(cfg, actor=actor, ticket=ticket, text=text)
+                return True
             if pending.kind == "return":
                 await _return(
                     cfg, actor=actor, ticket=ticket, reason=_check_text(text, what="退回原因")

@@ -1,9 +1,9 @@
 """Callback data: built and parsed in one place, always under Telegram's 64-byte limit.
 
 Format ``<scope>:<id>:<action>[:<arg>]`` — scope ``t`` ticket card, ``d`` draft, ``v`` return
-visit, ``c`` cancel. Parsing is strict; anything else is rejected before the desk is called, and
-the desk still checks the ticket's state and the presser's chat (so a forged but well-formed
-button changes nothing it may not change).
+visit, ``c`` cancel, ``x`` extension decision. Parsing is strict; anything else is rejected
+before the desk is called, and the desk still checks the ticket's state and the presser's
+chat (so a forged but well-formed button changes nothing it may not change).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_PATTERN = re.compile(r"(t|d|v|c):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?")
+_PATTERN = re.compile(r"(t|d|v|c|x):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,10 @@ def draft(draft_id: int, action: str, arg: str | None = None) -> str:
 
 def visit(ticket_id: int, choice: str) -> str:
     return Callback("v", ticket_id, choice).encode()
+
+
+def extension(request_id: int, approve: bool) -> str:
+    return Callback("x", request_id, "ok" if approve else "no").encode()
 
 
 def cancel(ticket_id: int) -> str:

@@ -316,8 +316,8 @@ def _card(p: dict[str, Any]) -> list[Op]:
         rows = _picker(picker, lambda code: cb.ticket(tid, "to", code))
         rows.append([(T.BTN["back"], cb.ticket(tid, "back"))])
     else:
-        rows = [[(T.BTN[a], cb.ticket(tid, a)) for a in p.get("actions") or []]]
-        rows = [r for r in rows if r]
+        buttons = [(T.BTN[a], cb.ticket(tid, a)) for a in p.get("actions") or []]
+        rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     return _card_ops(lines, p, rows)
 
 
@@ -434,6 +434,34 @@ def _sla_record(template: str) -> Any:
     return fn
 
 
+def _extension_request(p: dict[str, Any]) -> list[Op]:
+    values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+    values["reason"] = escape(_clip(p.get("reason") or "", 800))
+    text = T.EXTENSION_REQUEST.format(**values)
+    if p.get("edit"):
+        text += (T.EXTENSION_APPROVED if p.get("approved") else T.EXTENSION_REJECTED).format(
+            who=escape(p.get("who") or "")
+        )
+        return [Edit(role="extension", text=text)]
+    rid = p["request_id"]
+    rows = [
+        [(T.BTN["approve"], cb.extension(rid, True)), (T.BTN["reject"], cb.extension(rid, False))]
+    ]
+    return [Send(text=text, buttons=rows)]
+
+
+def _extension_decided(p: dict[str, Any]) -> list[Op]:
+    template = T.EXTENSION_DECIDED_OK if p.get("approved") else T.EXTENSION_DECIDED_NO
+    values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+    return [Send(text=template.format(**values), reply_role=p.get("reply_role"))]
+
+
+def _need_info(p: dict[str, Any]) -> list[Op]:
+    head, tail = T.NEED_INFO.split("{need}")
+    head = head.format(ref=p["ref"], department=escape(p.get("department") or ""))
+    return _sends(head, (p.get("need") or "") + tail, ref=p["ref"])
+
+
 def _calendar_missing(p: dict[str, Any]) -> list[Op]:
     years = "、".join(str(y) for y in p.get("years") or [])
     return [Send(text=T.CALENDAR_MISSING.format(years=years))]
@@ -447,6 +475,13 @@ _RENDERERS: dict[str, Any] = {
     "sla_consult": _sla_record(T.SLA_CONSULT),
     "sla_agenda": _sla_record(T.SLA_AGENDA),
     "calendar_missing": _calendar_missing,
+    "extension_request": _extension_request,
+    "extension_decided": _extension_decided,
+    "extension_sent": _fmt(T.EXTENSION_SENT),
+    "extended": _fmt(T.EXTENDED),
+    "need_info": _need_info,
+    "ask_wait": _fmt(T.ASK_WAIT),
+    "ask_extend": _fmt(T.ASK_EXTEND),
     "reg_ask_name": _reg("name"),
     "reg_ask_code": _reg("code"),
     "reg_ask_contact": _reg("contact"),

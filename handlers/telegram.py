@@ -256,6 +256,12 @@ async def _dispatch(cfg: DeskConfig, actor: Actor, data: cb.Callback) -> str:
         )
     if data.scope == "v" and private:
         return await tickets.rate(cfg, actor=actor, ticket_id=data.id, choice=data.action)
+    if data.scope == "x" and not private:
+        if data.action not in ("ok", "no"):
+            raise DeskError("无效的操作。")
+        return await tickets.decide_extension(
+            cfg, actor=actor, request_id=data.id, approve=data.action == "ok"
+        )
     if data.scope == "c" and private:
         return await tickets.cancel_ticket(cfg, actor=actor, ticket_id=data.id)
     raise DeskError("无效的操作。")

@@ -9,6 +9,10 @@ BTN = {
     "transfer": "🔀 转办",
     "return": "↩️ 退回",
     "resolve": "✅ 办结",
+    "wait": "📝 请企业补充",
+    "extend": "⏳ 申请延期",
+    "approve": "✅ 批准延期",
+    "reject": "❌ 驳回",
     "back": "⬅️ 返回",
     "more": "其他部门…",
     "confirm": "✅ 确认提交",
@@ -142,3 +146,25 @@ CALENDAR_MISSING = (
 ESCALATE_USAGE = (
     "用法：/escalate 工单号 原因（仅管理员），例如 /escalate TD20261129-0001 多次催办无果。"
 )
+ASK_WAIT = (
+    "✍️ {who}，请在本群直接发送需要企业补充的材料或说明（工单 <b>{ref}</b>；"
+    "发送后计时暂停，企业补充后恢复；发送 /cancel 取消）。"
+)
+ASK_EXTEND = (
+    "✍️ {who}，请在本群发送工单 <b>{ref}</b> 的新截止日期和延期理由，"
+    "例如：2026-12-15 需要现场核查（发送 /cancel 取消）。"
+)
+NEED_INFO = (
+    "📝 工单 <b>{ref}</b> 需要您补充材料或说明（{department}）：\n{need}\n\n"
+    "请回复（引用）本条消息发送文字、图片或文件；补充前办理计时暂停。"
+)
+EXTENSION_REQUEST = (
+    "⏳【延期申请】工单 <b>{ref}</b>（{department}）\n申请人：{who}\n"
+    "当前时限：{deadline}\n申请延至：{new_deadline}\n理由：{reason}"
+)
+EXTENSION_APPROVED = "\n✅ 已批准（{who}）"
+EXTENSION_REJECTED = "\n❌ 已驳回（{who}）"
+EXTENSION_SENT = "已提交工单 <b>{ref}</b> 的延期申请（延至 {new_deadline}），等待热线办审批。"
+EXTENSION_DECIDED_OK = "✅ 工单 <b>{ref}</b> 的延期申请已批准，新的办理时限：{new_deadline}。"
+EXTENSION_DECIDED_NO = "❌ 工单 <b>{ref}</b> 的延期申请已被驳回，请按原时限 {deadline} 办结。"
+EXTENDED = "⏳ 工单 <b>{ref}</b> 的办理时限已延长至 {deadline}，感谢您的耐心。"

@@ -93,7 +93,7 @@ def test_encode_refuses_over_64_bytes() -> None:
         "t",
         "t:1",
         "t:1:",
-        "x:1:claim",
+        "z:1:claim",
         "T:1:claim",
         "tt:1:claim",
         "t:abc:claim",
@@ -195,6 +195,7 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         next_deadline="2026-12-04（周五）17:30",
         departments=["TAX", "ENV"],
     )
+    ext = dict(base, request_id=3, reason=user, who=user, new_deadline="2026-12-15（周二）17:30")
     return [
         ("reg_ask_name", {"first": True}),
         ("reg_ask_code", {"error": user}),
@@ -313,6 +314,16 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("sla_consult", dict(sla, step="consult", label="会商", level=1)),
         ("sla_agenda", dict(sla, step="leaders", label="领导小组", level=3)),
         ("calendar_missing", {"years": [2027], "today": "2026-12-01"}),
+        ("need_info", dict(base, need=user)),
+        ("ask_wait", {"ref": REF, "who": user, "ticket_id": 42}),
+        ("ask_extend", {"ref": REF, "who": user, "ticket_id": 42}),
+        ("extension_request", dict(ext, edit=False)),
+        ("extension_request", dict(ext, edit=True, approved=True)),
+        ("extension_request", dict(ext, edit=True, approved=False)),
+        ("extension_decided", dict(ext, approved=True, reply_role="card")),
+        ("extension_decided", dict(ext, approved=False, reply_role="card")),
+        ("extension_sent", ext),
+        ("extended", base),
     ]
 
 
@@ -600,8 +611,8 @@ def test_edit_gives_one_edit_op(kind: str, role: str) -> None:
     [
         (TicketStatus.DISPATCHED, ["claim", "transfer", "return"]),
         (TicketStatus.REOPENED, ["claim", "transfer", "return"]),
-        (TicketStatus.CLAIMED, ["resolve", "transfer", "return"]),
-        (TicketStatus.WAITING, ["resolve", "transfer", "return"]),
+        (TicketStatus.CLAIMED, ["resolve", "wait", "extend", "transfer", "return"]),
+        (TicketStatus.WAITING, ["resolve", "extend", "transfer", "return"]),
         (TicketStatus.RESOLVED, []),
         (TicketStatus.CLOSED, []),
         (TicketStatus.TRIAGE, []),

@@ -856,7 +856,8 @@ async def decide_extension(
         params.update(
             request_id=request.id,
             reason=request.reason,
-            who=actor.name,
+            who=request.requested_by_name,
+            decider=actor.name,
             new_deadline=fmt_deadline(request.new_due_at, cfg.tz),
             approved=approve,
             edit=True,

@@ -440,7 +440,7 @@ def _extension_request(p: dict[str, Any]) -> list[Op]:
     text = T.EXTENSION_REQUEST.format(**values)
     if p.get("edit"):
         text += (T.EXTENSION_APPROVED if p.get("approved") else T.EXTENSION_REJECTED).format(
-            who=escape(p.get("who") or "")
+            who=escape(p.get("decider") or "")
         )
         return [Edit(role="extension", text=text)]
     rid = p["request_id"]

@@ -588,6 +588,25 @@ async def bind_group(cfg: DeskConfig, *, actor: Actor, code: str, title: str = "
                 await department_card(t, tz=cfg.tz, edit=False)
 
 
+async def set_leader(cfg: DeskConfig, *, actor: Actor, leader_id: int, leader_name: str) -> None:
+    """``/leader`` (a reply, by an admin) in a department group: that user gets 催办 privately."""
+    assert actor.chat_id is not None
+    if not cfg.is_admin(actor.user_id):
+        raise NotAllowed("只有管理员可以指定部门负责人。")
+    async with atomic():
+        binding = await GroupBinding.get_or_none(chat_id=actor.chat_id)
+        if binding is None or binding.code == TRIAGE_CODE:
+            raise InvalidInput("请在已绑定的部门工作群里指定负责人。")
+        await Department.filter(code=binding.code).update(leader_user_id=leader_id)
+        await enqueue(
+            chat_id=actor.chat_id,
+            kind="info",
+            params={
+                "message": f"已指定 {leader_name} 为{binding.code}部门负责人，催办将同时私信发送。"
+            },
+        )
+
+
 async def card_action(
     cfg: DeskConfig, *, actor: Actor, ticket_id: int, action: str, arg: str | None = None
 ) -> str:

@@ -520,5 +520,6 @@ _RENDERERS: dict[str, Any] = {
     "done_usage": _fixed(T.DONE_USAGE),
     "bind_usage": _fixed(T.BIND_USAGE),
     "escalate_usage": _fixed(T.ESCALATE_USAGE),
+    "leader_usage": _fixed(T.LEADER_USAGE),
     "info": _fmt("{message}"),
 }

@@ -195,6 +195,23 @@ async def escalate(update: Update, context: Ctx) -> None:
 
 
 @edge
+async def leader(update: Update, context: Ctx) -> None:
+    msg = update.effective_message
+    chat = update.effective_chat
+    assert msg is not None and chat is not None
+    target = msg.reply_to_message.from_user if msg.reply_to_message else None
+    if target is None or target.is_bot:
+        await tickets.say(chat_id=chat.id, kind="leader_usage")
+        return
+    await tickets.set_leader(
+        _cfg(context),
+        actor=_actor(update),
+        leader_id=target.id,
+        leader_name=target.full_name or str(target.id),
+    )
+
+
+@edge
 async def group_help(update: Update, context: Ctx) -> None:
     chat = update.effective_chat
     assert chat is not None
@@ -295,6 +312,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
     app.add_handler(CommandHandler("done", done, filters=groups & new))
     app.add_handler(CommandHandler("cancel", cancel, filters=groups & new))
     app.add_handler(CommandHandler("help", group_help, filters=groups & new))
+    app.add_handler(CommandHandler("leader", leader, filters=groups & new))
     app.add_handler(
         MessageHandler(
             groups

@@ -54,6 +54,7 @@ UNKNOWN_COMMAND = (
 )
 GROUP_HELP = (
     "工作群命令：\n/bind 部门代码（管理员绑定本群）\n/done 工单号 办理结果\n/cancel 取消当前操作\n"
+    "/leader 回复负责人消息（管理员指定部门负责人）\n/escalate 工单号 原因（管理员手动升级）\n"
     "回复（引用）工单卡片即可向企业发送办理进展。"
 )
 NOTHING_TO_CANCEL = "当前没有需要取消的操作。"
@@ -168,3 +169,4 @@ EXTENSION_SENT = "已提交工单 <b>{ref}</b> 的延期申请（延至 {new_dea
 EXTENSION_DECIDED_OK = "✅ 工单 <b>{ref}</b> 的延期申请已批准，新的办理时限：{new_deadline}。"
 EXTENSION_DECIDED_NO = "❌ 工单 <b>{ref}</b> 的延期申请已被驳回，请按原时限 {deadline} 办结。"
 EXTENDED = "⏳ 工单 <b>{ref}</b> 的办理时限已延长至 {deadline}，感谢您的耐心。"
+LEADER_USAGE = "用法：管理员回复（引用）部门负责人的一条消息，发送 /leader。"

@@ -306,6 +306,7 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("done_usage", {}),
         ("bind_usage", {}),
         ("escalate_usage", {}),
+        ("leader_usage", {}),
         ("info", {"message": user}),
         ("sla_nudge", dict(base, respond_by="2026-12-01（周二）13:00", reply_role="card")),
         ("sla_warn", dict(base, label="已用时80%", reply_role="card")),

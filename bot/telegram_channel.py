@@ -9,6 +9,7 @@ Pending updates are never dropped.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import warnings
 from collections.abc import Callable
@@ -162,8 +163,10 @@ class TelegramChannel:
 
     async def webhook(self, request: web.Request) -> web.Response:
         """The webhook endpoint: 403 on a wrong secret; 200 only after the effects commit."""
-        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
-        if secret != self.settings.webhook_secret:
+        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        expected = self.settings.webhook_secret or ""
+        # Constant-time comparison: the secret must not leak through response timing.
+        if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
             return web.json_response({"ok": False, "error": "forbidden"}, status=403)
         try:
             data = await request.json()

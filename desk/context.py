@@ -36,6 +36,8 @@ class DeskConfig:
         clock: the current time (injected so tests can move it).
         router: the text router.
         calendar: the working-time calendar (holidays, 调休, office hours).
+        enterprise_hourly_limit: messages (new requests and additions) one enterprise may send
+            per hour; beyond it the desk answers politely and stores nothing.
         consult_after_days: working days overdue before 会商 (escalation level 1).
         escalate_after_days: working days a rung may stay overdue before the next one
             (专题会, then 领导小组).
@@ -49,6 +51,7 @@ class DeskConfig:
     clock: Callable[[], datetime] = utcnow
     router: RouterLike = field(default_factory=Router.from_default)
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    enterprise_hourly_limit: int = 30
     consult_after_days: int = 1
     escalate_after_days: int = 3
 

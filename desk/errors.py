@@ -28,6 +28,10 @@ class InvalidInput(DeskError):
     code = "invalid"
 
 
+class RateLimited(DeskError):
+    code = "rate_limited"
+
+
 class IllegalTransition(DeskError):
     code = "illegal_transition"
 

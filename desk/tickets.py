@@ -28,7 +28,14 @@ from models.ticket import (
 from .actors import Actor
 from .context import DeskConfig
 from .db import atomic
-from .errors import Conflict, IllegalTransition, InvalidInput, NotAllowed, NotFound
+from .errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    RateLimited,
+)
 from .notify import (
     department_card,
     department_choices,
@@ -403,6 +410,7 @@ async def enterprise_message(
     assert actor.chat_id is not None and actor.user_id is not None
     async with atomic():
         member = await _require_member(actor)
+        await _check_rate(cfg, member)
         pending = await PendingInput.get_or_none(chat_id=actor.chat_id, user_id=actor.user_id)
         ticket: Ticket | None
         if pending is not None and file is None and text:
@@ -435,6 +443,22 @@ async def enterprise_message(
             await _followup(cfg, ticket=ticket, actor=actor, text=text, file=file)
             return
         await _draft(member=member, actor=actor, text=text)
+
+
+async def _check_rate(cfg: DeskConfig, member: Member) -> None:
+    """One enterprise may not flood the desk: a polite refusal beyond the hourly limit."""
+    since = cfg.now() - dt.timedelta(hours=1)
+    drafts = await Draft.filter(
+        member__enterprise_id=member.enterprise_id, created_at__gte=since
+    ).count()
+    added = await TicketMessage.filter(
+        ticket__enterprise_id=member.enterprise_id, direction="in", at__gte=since
+    ).count()
+    if drafts + added >= cfg.enterprise_hourly_limit:
+        raise RateLimited(
+            f"您在1小时内已发送{cfg.enterprise_hourly_limit}条诉求或补充，请稍后再试。"
+            "如有紧急情况，请直接拨打企业服务热线 25201111。"
+        )
 
 
 async def list_tickets(cfg: DeskConfig, *, actor: Actor, limit: int = 10) -> None:

@@ -1,8 +1,10 @@
-"""The Telegram channel: PTB Application, inbound updates (polling or webhook), the sender.
+"""The Telegram channel: PTB Application, durable intake (polling or webhook), the sender.
 
-Inbound updates are processed one at a time per source, each inside a desk update scope, and
-the offset is confirmed to Telegram only after the update's effects are committed: a crash
-never loses an update, and a redelivered one changes nothing (dedup by ``update_id``).
+Every inbound update is stored in the inbox before it is acknowledged: the webhook answers 200
+only after the row is written, and in polling mode the offset is confirmed (by the next
+getUpdates) only after the fetched updates are stored. A worker handles the inbox in order per
+chat; each update's effects are committed together with its processed-update marker, so a crash
+at any point loses nothing and a redelivered or retried update changes nothing.
 Pending updates are never dropped.
 """
 
@@ -22,9 +24,10 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tel
 from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
+from desk import inbox
 from desk.context import DeskConfig
 from desk.db import update_scope
-from handlers.telegram import register
+from handlers.telegram import FAILURE, register
 
 from .sender import Sender
 from .settings import Settings
@@ -62,6 +65,8 @@ class TelegramChannel:
         self.sender = Sender(bot=self.app.bot, clock=clock, interval=settings.sender_interval)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._inbox_wake = asyncio.Event()
+        self.clock = clock
         self.mode = "webhook" if settings.webhook_url else "polling"
 
     async def start(self) -> None:
@@ -81,11 +86,13 @@ class TelegramChannel:
             except TelegramError as exc:
                 log.warning("deleteWebhook failed (%s); polling anyway", exc)
             self._tasks.append(asyncio.create_task(self._poll(), name="telegram-poller"))
+        self._tasks.append(asyncio.create_task(self._handle_inbox(), name="inbox"))
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
         log.info("Telegram channel on (%s) as @%s", self.mode, self.app.bot.username)
 
     async def stop(self) -> None:
         self._stopping.set()
+        self._inbox_wake.set()
         self.sender.stop()
         for task in self._tasks:
             task.cancel() if task.get_name() == "telegram-poller" else None
@@ -99,15 +106,63 @@ class TelegramChannel:
         await self.app.shutdown()
 
     async def process(self, update: Update) -> None:
-        """Process one update exactly once, then wake the sender."""
+        """Handle one update exactly once, then wake the sender.
+
+        Raises:
+            Exception: an unexpected error in a handler (the inbox retries the update later).
+        """
         key = f"tg:{update.update_id}"
         if await self.shared.seen(key):
             log.info("update %s already processed; skipped", update.update_id)
             return
-        with update_scope(key):
-            await self.app.process_update(update)
+        failure: dict[str, BaseException] = {}
+        token = FAILURE.set(failure)
+        try:
+            with update_scope(key):
+                await self.app.process_update(update)
+        finally:
+            FAILURE.reset(token)
+        if "error" in failure:
+            raise failure["error"]
         await self.shared.remember(key)
         self.sender.wake()
+
+    async def _handle_inbox(self) -> None:
+        """Handle stored updates, oldest first per chat, until stopped."""
+        while not self._stopping.is_set():
+            try:
+                rows = await inbox.claim(now=self.clock())
+            except Exception:
+                log.exception("inbox claim failed; retrying")
+                rows = []
+                await asyncio.sleep(1)
+            for row in rows:
+                try:
+                    update = Update.de_json(row.payload, self.app.bot)
+                except Exception as exc:
+                    log.warning("malformed update %s parked", row.update_id)
+                    row.attempts = inbox.MAX_ATTEMPTS
+                    await inbox.failed(row, error=f"malformed: {exc}")
+                    continue
+                try:
+                    await self.process(update)
+                except Exception as exc:
+                    log.exception("update %s failed; it will be retried", row.update_id)
+                    await inbox.failed(row, error=repr(exc))
+                    continue
+                await inbox.done(row, now=self.clock())
+            if rows:
+                continue
+            self._inbox_wake.clear()
+            try:
+                await asyncio.wait_for(self._inbox_wake.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+
+    async def _store(self, payload: dict[str, Any]) -> bool:
+        stored = await inbox.store(payload)
+        self._inbox_wake.set()
+        return stored
 
     async def _poll(self) -> None:
         offset: int | None = None
@@ -148,18 +203,23 @@ class TelegramChannel:
                 await asyncio.sleep(backoff)
                 backoff = min(30.0, backoff * 2)
                 continue
+            stored_all = True
             for item in raw or []:
                 update_id = item.get("update_id") if isinstance(item, dict) else None
                 if not isinstance(update_id, int):
                     log.warning("malformed update without update_id ignored: %.200r", item)
                     continue
                 try:
-                    update = Update.de_json(item, self.app.bot)
+                    await self._store(item)
                 except Exception:
-                    log.warning("malformed update %s ignored", update_id, exc_info=True)
-                else:
-                    await self.process(update)
-                offset = update_id + 1  # confirmed at the next getUpdates, after the commit
+                    # Not stored: do not confirm it; Telegram sends it again.
+                    log.exception("could not store update %s; will fetch it again", update_id)
+                    stored_all = False
+                    break
+                offset = update_id + 1  # confirmed at the next getUpdates, after it is stored
+            if not stored_all:
+                await asyncio.sleep(backoff)
+                backoff = min(30.0, backoff * 2)
 
     async def webhook(self, request: web.Request) -> web.Response:
         """The webhook endpoint: 403 on a wrong secret; 200 only after the effects commit."""
@@ -175,8 +235,9 @@ class TelegramChannel:
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         try:
-            update = Update.de_json(data, self.app.bot)
+            await self._store(data)  # a duplicate is acknowledged too
         except Exception:
-            return web.json_response({"ok": False, "error": "malformed update"}, status=400)
-        await self.process(update)
+            log.exception("could not store update %s", data.get("update_id"))
+            # Not stored, not acknowledged: Telegram retries.
+            return web.json_response({"ok": False, "error": "try again"}, status=503)
         return web.json_response({"ok": True})

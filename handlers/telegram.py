@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 from telegram import Update
@@ -33,6 +34,17 @@ from . import callbacks as cb
 log = logging.getLogger(__name__)
 
 CFG_KEY = "desk_cfg"
+
+# The channel puts a dict here before processing an update; an unexpected error is recorded in
+# it, because PTB hands handler exceptions to error handlers instead of raising them, and the
+# inbox must know to retry the update later (a database restart, say).
+FAILURE: ContextVar[dict[str, BaseException] | None] = ContextVar("desk_failure", default=None)
+
+
+def _record_failure(exc: BaseException) -> None:
+    holder = FAILURE.get()
+    if holder is not None:
+        holder["error"] = exc
 Ctx = ContextTypes.DEFAULT_TYPE
 Handler = Callable[[Update, Ctx], Coroutine[Any, Any, Any]]
 
@@ -67,6 +79,9 @@ def edge(fn: Handler) -> Handler:
                 except AlreadyProcessed:
                     pass
             return None
+        except Exception as exc:
+            _record_failure(exc)
+            raise
 
     return wrapped
 
@@ -251,6 +266,9 @@ async def button(update: Update, context: Ctx) -> None:
             return
         except DeskError as exc:
             answer = exc.message
+        except Exception as exc:
+            _record_failure(exc)
+            raise
     try:
         await query.answer(text=answer[:200], show_alert=alert)
     except Exception:  # the toast is a courtesy; the change is already committed

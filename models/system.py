@@ -25,3 +25,26 @@ class Lease(Model):
 
     class Meta:
         table = "lease"
+
+
+class InboxUpdate(Model):
+    """A raw inbound update, stored before it is acknowledged (durable intake).
+
+    Handling reads from here in order per chat; ``processed_update`` (written in the same
+    transaction as the effects) is what makes a retry after a crash change nothing.
+    """
+
+    key = fields.CharField(max_length=64, primary_key=True)  # tg:<update_id>
+    channel = fields.CharField(max_length=16, default="telegram")
+    update_id = fields.BigIntField()
+    chat_id = fields.BigIntField(null=True, db_index=True)
+    payload: dict = fields.JSONField()
+    status = fields.CharField(max_length=10, default="pending", db_index=True)
+    attempts = fields.SmallIntField(default=0)
+    locked_until = fields.DatetimeField(null=True)
+    received_at = fields.DatetimeField(auto_now_add=True)
+    done_at = fields.DatetimeField(null=True)
+    error = fields.TextField(null=True)
+
+    class Meta:
+        table = "inbox_update"

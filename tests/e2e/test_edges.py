@@ -320,3 +320,28 @@ async def test_webhook_checks_secret_and_input(
         assert await OutboxMessage.filter().count() == 1
     finally:
         await desk.stop()
+
+
+async def test_a_failed_update_is_retried_not_lost(
+    dialog: Dialog, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler crash (a database restart, say) leaves the update in the inbox for a retry."""
+    from desk import intake
+    from models.system import InboxUpdate
+
+    real = intake.private_text
+    calls = {"n": 0}
+
+    async def flaky(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("database restarting")
+        await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    await register(dialog, ENT)
+    monkeypatch.setattr(intake, "private_text", flaky)
+    update = await dialog.send(ENT, "园区门口道路坑洼，货车进出困难，希望尽快修补")
+    await dialog.expect(ENT["id"], "确认", wait=10)
+    assert calls["n"] == 2
+    row = await InboxUpdate.get(key=f"tg:{update['update_id']}")
+    assert row.status == "done" and row.attempts == 2

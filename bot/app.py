@@ -21,6 +21,8 @@ from desk.routing import RouterHolder
 from desk.worktime import load_calendar, missing_years
 
 from . import db
+from .metrics import Metrics
+from .metrics import handle as metrics_handle
 from .settings import Settings
 from .shared import Shared, make_shared
 from .telegram_channel import TelegramChannel
@@ -157,6 +159,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     # Order matters: the database first, Telegram after it, the scheduler last (cleanup reverses).
     app.cleanup_ctx.extend([_database, _telegram, _scheduler])
     app.router.add_get("/healthz", healthz)
+    registry = Metrics()
+
+    async def metrics(request: web.Request) -> web.Response:
+        return await metrics_handle(request, registry)
+
+    app.router.add_get("/metrics", metrics)
     if settings.webhook_path:
         app.router.add_post(settings.webhook_path, _webhook)
     return app

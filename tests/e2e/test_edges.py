@@ -311,6 +311,10 @@ async def test_webhook_checks_secret_and_input(
             async with http.get(f"http://127.0.0.1:{desk.port}/healthz") as r:
                 assert r.status == 200
                 assert (await r.json())["telegram"] == "webhook"
+            async with http.get(f"http://127.0.0.1:{desk.port}/metrics") as r:
+                assert r.status == 200
+                metrics = await r.text()
+                assert "desk_tickets" in metrics and "desk_outbox_messages" in metrics
         assert await ProcessedUpdate.filter().count() == 0
         assert await OutboxMessage.filter().count() == 0
         assert await fake.post_webhook(update) == 200
@@ -318,6 +322,11 @@ async def test_webhook_checks_secret_and_input(
         assert await ProcessedUpdate.filter().count() == 1
         assert await fake.post_webhook(update) == 200  # redelivery: acknowledged, ignored
         assert await OutboxMessage.filter().count() == 1
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{desk.port}/metrics") as r:
+                metrics = await r.text()
+        assert 'desk_inbox_updates{status="done"} 1.0' in metrics
+        assert "13800" not in metrics and "王" not in metrics  # no personal data
     finally:
         await desk.stop()
 

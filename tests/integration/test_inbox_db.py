@@ -53,7 +53,7 @@ async def test_claim_takes_one_per_chat_in_order(db: str) -> None:
 
 async def test_a_dead_worker_lease_expires_and_failures_retry_then_park(db: str) -> None:
     await inbox.store(msg(20, 601))
-    (row,) = await inbox.claim(now=NOW, lease_seconds=60)
+    assert len(await inbox.claim(now=NOW, lease_seconds=60)) == 1
     assert await inbox.claim(now=NOW + dt.timedelta(seconds=30)) == []
     (again,) = await inbox.claim(now=NOW + dt.timedelta(seconds=61))  # the worker died
     assert again.update_id == 20 and again.attempts == 2

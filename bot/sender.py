@@ -14,6 +14,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, Protocol
 
 from telegram import (
     Bot,
@@ -84,6 +85,128 @@ class RateLimiter:
         self._blocked_until[chat_id] = self.clock() + seconds
 
 
+class SendBudget(Protocol):
+    """Where the send limits are counted: this process, or Redis for all workers together."""
+
+    async def take(self, chat_id: int) -> float:
+        """Take a send slot for ``chat_id`` now (returns 0) or say how long to wait (seconds)."""
+        ...
+
+    async def block(self, chat_id: int, seconds: float) -> None:
+        """Telegram said 429: nothing to this chat for ``seconds``."""
+        ...
+
+
+class LocalBudget:
+    """The limits of one process (the embedded default: one worker)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+
+    async def take(self, chat_id: int) -> float:
+        wait = self.limiter.wait_time(chat_id)
+        if wait <= 0:
+            self.limiter.record(chat_id)
+        return wait
+
+    async def block(self, chat_id: int, seconds: float) -> None:
+        self.limiter.block(chat_id, seconds)
+
+
+_TAKE = """
+local now = tonumber(ARGV[1])
+local wait = 0
+local blocked = redis.call('PTTL', KEYS[4])
+if blocked > 0 then wait = blocked end
+local last = redis.call('GET', KEYS[3])
+if last then
+  local w = tonumber(last) + tonumber(ARGV[4]) - now
+  if w > wait then wait = w end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - 1000)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local w = tonumber(first[2]) + 1000 - now
+  if w > wait then wait = w end
+end
+if ARGV[6] == '1' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], 0, now - 60000)
+  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    local w = tonumber(first[2]) + 60000 - now
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return wait end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], 2000)
+if ARGV[6] == '1' then
+  redis.call('ZADD', KEYS[2], now, ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], 61000)
+end
+redis.call('SET', KEYS[3], now, 'PX', 5000)
+return 0
+"""
+
+
+class RedisBudget:
+    """One send budget per bot token shared by every worker (sliding windows in Redis).
+
+    If Redis is unreachable the worker falls back to its own limits and keeps sending.
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        token_id: str,
+        global_per_s: int = 30,
+        group_per_min: int = 20,
+        chat_gap: float = 1.0,
+    ) -> None:
+        self.redis = redis
+        self.prefix = f"desk:send:{token_id}:"
+        self.global_per_s, self.group_per_min, self.chat_gap = (
+            global_per_s,
+            group_per_min,
+            chat_gap,
+        )
+        self.local = LocalBudget(RateLimiter())
+        self._seq = 0
+
+    async def take(self, chat_id: int) -> float:
+        self._seq += 1
+        now_ms = int(time.time() * 1000)
+        keys = [
+            self.prefix + "global",
+            self.prefix + f"group:{chat_id}",
+            self.prefix + f"chat:{chat_id}",
+            self.prefix + f"block:{chat_id}",
+        ]
+        args = [
+            now_ms,
+            self.global_per_s,
+            self.group_per_min,
+            int(self.chat_gap * 1000),
+            f"{now_ms}-{id(self)}-{self._seq}",
+            "1" if chat_id < 0 else "0",
+        ]
+        try:
+            wait_ms = await self.redis.eval(_TAKE, 4, *keys, *args)
+        except Exception:  # Redis down: keep delivering within this worker's own limits
+            log.warning("send budget in Redis unavailable; using local limits", exc_info=True)
+            return await self.local.take(chat_id)
+        return max(0.0, float(wait_ms) / 1000)
+
+    async def block(self, chat_id: int, seconds: float) -> None:
+        try:
+            await self.redis.set(
+                self.prefix + f"block:{chat_id}", "1", px=max(1, int(seconds * 1000))
+            )
+        except Exception:
+            await self.local.block(chat_id, seconds)
+
+
 class Sender:
     """Delivers the outbox; ``run`` loops until ``stop``; ``wake`` skips the poll wait."""
 
@@ -94,11 +217,13 @@ class Sender:
         clock: Callable[[], datetime],
         interval: float = 0.5,
         limiter: RateLimiter | None = None,
+        budget: SendBudget | None = None,
     ) -> None:
         self.bot = bot
         self.clock = clock
         self.interval = interval
         self.limiter = limiter or RateLimiter()
+        self.budget: SendBudget = budget or LocalBudget(self.limiter)
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -135,21 +260,24 @@ class Sender:
                     row, now=self.clock(), delay=0, error="shutdown", count_attempt=False
                 )
                 continue
-            wait = self.limiter.wait_time(row.chat_id)
-            if wait > 0:
-                if wait < 1.1:
-                    await asyncio.sleep(wait)
-                else:
-                    await outbox.mark_retry(
-                        row,
-                        now=self.clock(),
-                        delay=wait,
-                        error="rate limited",
-                        count_attempt=False,
-                    )
-                    continue
+            wait = await self.budget.take(row.chat_id)
+            while 0 < wait < 1.1:
+                await asyncio.sleep(wait)
+                wait = await self.budget.take(row.chat_id)
+            if wait > 0:  # this chat is not ready yet: defer it without holding up the others
+                await outbox.mark_retry(
+                    row, now=self.clock(), delay=wait, error="rate limited", count_attempt=False
+                )
+                continue
             sent |= await self.deliver(row)
         return sent
+
+    async def _wait_for_slot(self, chat_id: int) -> None:
+        for _ in range(600):  # bounded: the per-group window is at most a minute
+            wait = await self.budget.take(chat_id)
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
 
     async def deliver(self, row: OutboxMessage) -> bool:
         ops = render(row.kind, row.params)
@@ -158,12 +286,9 @@ class Sender:
             for index, op in enumerate(ops):
                 if index < row.parts_done:
                     continue  # sent before a crash or a retry: never twice
-                if index > 0:
-                    wait = self.limiter.wait_time(row.chat_id)
-                    if wait > 0:
-                        await asyncio.sleep(wait)
+                if index > 0:  # the first part's slot was taken before delivery
+                    await self._wait_for_slot(row.chat_id)
                 message_id = await self._execute(row, op)
-                self.limiter.record(row.chat_id)
                 await outbox.mark_part_sent(row, message_id)
         except RetryAfter as exc:
             delay = float(
@@ -171,7 +296,7 @@ class Sender:
                 if isinstance(exc.retry_after, int | float)
                 else exc.retry_after.total_seconds()
             )
-            self.limiter.block(row.chat_id, delay)
+            await self.budget.block(row.chat_id, delay)
             await outbox.mark_retry(
                 row, now=now(), delay=delay, error=str(exc), count_attempt=False
             )

@@ -29,9 +29,9 @@ from desk.context import DeskConfig
 from desk.db import update_scope
 from handlers.telegram import FAILURE, register
 
-from .sender import Sender
+from .sender import RedisBudget, Sender
 from .settings import Settings
-from .shared import Shared
+from .shared import RedisShared, Shared
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,14 @@ class TelegramChannel:
             .build()
         )
         register(self.app, cfg)
-        self.sender = Sender(bot=self.app.bot, clock=clock, interval=settings.sender_interval)
+        budget = None
+        if isinstance(shared, RedisShared):
+            # Several workers share one bot token: one send budget for all of them.
+            token_id = settings.telegram_token.split(":", 1)[0]
+            budget = RedisBudget(shared.redis, token_id=token_id)
+        self.sender = Sender(
+            bot=self.app.bot, clock=clock, interval=settings.sender_interval, budget=budget
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._inbox_wake = asyncio.Event()

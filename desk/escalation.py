@@ -20,8 +20,8 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from models.department import TRIAGE_CODE
-from models.sla import SlaMark
+from models.department import TRIAGE_CODE, Department
+from models.sla import ExtensionRequest, SlaMark
 from models.system import ProcessedUpdate
 from models.ticket import Ticket, TicketEvent, TicketStatus
 
@@ -88,9 +88,19 @@ async def scan(
     tickets = await Ticket.filter(status__in=ACTIVE).prefetch_related(
         "department", "member", "enterprise"
     )
-    for ticket in tickets:
+    for listed in tickets:
         try:
             async with atomic():
+                # Re-read under a row lock: the ticket may have been resolved, paused,
+                # transferred or extended since the listing.
+                ticket = (
+                    await Ticket.filter(id=listed.id, status__in=ACTIVE)
+                    .select_for_update()
+                    .first()
+                )
+                if ticket is None:
+                    continue
+                await ticket.fetch_related("department", "member", "enterprise")
                 found = await _scan_ticket(cfg, ticket, now)
                 if dry_run and found:
                     actions.extend(found)
@@ -99,7 +109,7 @@ async def scan(
             continue
         except IntegrityError:
             # Another scheduler recorded this step first; its messages are the ones sent.
-            log.info("sla step of %s already taken by another process", ticket.ref)
+            log.info("sla step of %s already taken by another process", listed.ref)
             continue
         actions.extend(found)
     return actions
@@ -139,6 +149,10 @@ async def _scan_ticket(cfg: DeskConfig, ticket: Ticket, now: dt.datetime) -> lis
         return actions
     cycle = _cycle(due)
     if now < due:
+        # Warnings belong to a clock: a reopen or an approved extension starts a new one, a
+        # pause and resume does not (the same clock, moved).
+        extensions = await ExtensionRequest.filter(ticket_id=ticket.id, status="approved").count()
+        clock = f"r{ticket.reopen_count}e{extensions}"
         start = ticket.sla_start_at or ticket.created_at
         total = cfg.calendar.working_seconds_between(start, due)
         elapsed = cfg.calendar.working_seconds_between(start, now)
@@ -150,9 +164,9 @@ async def _scan_ticket(cfg: DeskConfig, ticket: Ticket, now: dt.datetime) -> lis
             crossed.append("w80")
         if remaining <= TWO_HOURS:
             crossed.append("w2h")
-        pending = [s for s in crossed if f"{s}@{cycle}" not in marks]
+        pending = [s for s in crossed if f"{s}@{clock}" not in marks]
         for step in pending:
-            await _mark(ticket, f"{step}@{cycle}")
+            await _mark(ticket, f"{step}@{clock}")
         if pending:
             latest = pending[-1]
             label = dict(WARNINGS)[latest]
@@ -177,6 +191,10 @@ async def _scan_ticket(cfg: DeskConfig, ticket: Ticket, now: dt.datetime) -> lis
         if mark in marks:
             continue
         await _mark(ticket, mark)
+        if level and level <= ticket.escalation_level:
+            # Reached by hand already (/escalate): recorded, not announced a second time.
+            actions.append(Action(ticket.ref, key, label, sent=False))
+            continue
         await _announce(
             cfg,
             ticket,
@@ -226,6 +244,8 @@ async def _announce(
         await Ticket.filter(id=ticket.id).update(escalation_level=level)
         ticket.escalation_level = level
     times = {k: at for k, _, _, at in rung_times(cfg, due)}
+    codes = await _involved(ticket)
+    names = {d.code: d.short for d in await Department.filter(code__in=codes)}
     record = {
         **params,
         "step": key,
@@ -234,7 +254,8 @@ async def _announce(
         "level_name": LEVEL_NAMES[level],
         "reason": reason,
         "overdue_since": fmt_deadline(due, cfg.tz),
-        "departments": await _involved(ticket),
+        "departments": codes,
+        "department_names": [names.get(c, c) for c in codes],
         "next_deadline": fmt_deadline(
             times.get(
                 {"urge": "consult", "consult": "topic", "topic": "leaders"}.get(key, ""), None

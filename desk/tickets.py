@@ -795,6 +795,7 @@ async def _resume(cfg: DeskConfig, *, ticket: Ticket, actor: Actor) -> None:
     changes = {
         "due_at": shift(cfg.calendar, ticket.due_at, working_seconds=seconds),
         "response_due_at": shift(cfg.calendar, ticket.response_due_at, working_seconds=seconds),
+        "sla_start_at": shift(cfg.calendar, ticket.sla_start_at, working_seconds=seconds),
         "paused_at": None,
     }
     await _move(

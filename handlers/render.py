@@ -427,7 +427,8 @@ def _sla_record(template: str) -> Any:
 
     def fn(p: dict[str, Any]) -> list[Op]:
         values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
-        values["departments"] = "、".join(escape(d) for d in p.get("departments") or []) or "—"
+        names = p.get("department_names") or p.get("departments") or []
+        values["departments"] = "、".join(escape(d) for d in names) or "—"
         head = template.format(**values) + "\n"
         return [Send(text=x) for x in split_html(head, p.get("text") or "", ref=p["ref"])]
 

@@ -45,6 +45,8 @@ def _record_failure(exc: BaseException) -> None:
     holder = FAILURE.get()
     if holder is not None:
         holder["error"] = exc
+
+
 Ctx = ContextTypes.DEFAULT_TYPE
 Handler = Callable[[Update, Ctx], Coroutine[Any, Any, Any]]
 

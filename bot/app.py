@@ -18,7 +18,7 @@ from aiohttp import web
 from desk import escalation, tickets
 from desk.context import DeskConfig, utcnow
 from desk.routing import RouterHolder
-from desk.worktime import load_calendar, missing_years
+from desk.worktime import calendar_key, load_calendar, missing_years
 
 from . import db
 from .metrics import Metrics
@@ -111,14 +111,20 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(settings.scheduler_interval)
 
     async def reload_router() -> None:
-        # Every process picks up retrained models and edited rules without a restart.
-        router = cfg.router
-        while isinstance(router, RouterHolder):
+        # Every process picks up retrained models, edited rules and calendar overrides
+        # without a restart.
+        calendar = await calendar_key()
+        while True:
             await asyncio.sleep(settings.router_refresh_interval)
             try:
-                await router.refresh()
+                if isinstance(cfg.router, RouterHolder):
+                    await cfg.router.refresh()
+                key = await calendar_key()
+                if key != calendar:
+                    cfg.calendar, calendar = await load_calendar(), key
+                    log.info("working-day calendar reloaded")
             except Exception:
-                log.exception("router refresh failed; keeping the current router")
+                log.exception("refresh failed; keeping the current router and calendar")
 
     tasks = [
         asyncio.create_task(loop(), name="scheduler"),

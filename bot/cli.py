@@ -240,8 +240,28 @@ def _sla(args: argparse.Namespace) -> None:
 
 
 def _calendar(args: argparse.Namespace) -> None:
+    import datetime as dt
+
     from desk import worktime
 
+    if args.calendar_command == "set":
+        try:
+            day = dt.date.fromisoformat(args.day)
+        except ValueError:
+            raise SystemExit(f"desk calendar set: expected YYYY-MM-DD, got {args.day!r}") from None
+
+        async def change() -> str:
+            if args.kind == "clear":
+                removed = await worktime.clear_day(day)
+                return f"{day} override removed" if removed else f"{day} had no override"
+            await worktime.set_day(day, workday=args.kind == "work", name=args.name, by="cli")
+            cal = await worktime.load_calendar()
+            info = cal.day_info(day)
+            return f"{day}: {'上班' if info.workday else '休息'} {info.name}".rstrip()
+
+        print(asyncio.run(_with_db(change)))
+        print("running processes pick up the change within seconds")
+        return
     try:
         year, month = worktime.parse_month(args.month)
     except ValueError as exc:
@@ -273,6 +293,12 @@ def main(argv: list[str] | None = None) -> None:
     cal_sub = cal_parser.add_subparsers(dest="calendar_command", required=True)
     p_show = cal_sub.add_parser("show", help="print a month, e.g. desk calendar show 2026-10")
     p_show.add_argument("month", help="YYYY-MM")
+    p_set = cal_sub.add_parser(
+        "set", help="override a day: desk calendar set 2027-02-06 work 春节调休"
+    )
+    p_set.add_argument("day", help="YYYY-MM-DD")
+    p_set.add_argument("kind", choices=["work", "off", "clear"])
+    p_set.add_argument("name", nargs="?", default="", help="e.g. 春节 or 春节调休")
     sla_parser = sub.add_parser("sla", help="deadlines and escalation")
     sla_sub = sla_parser.add_subparsers(dest="sla_command", required=True)
     p_scan = sla_sub.add_parser("scan", help="run one reminder/escalation pass now")

@@ -21,6 +21,11 @@ class Actor:
     name: str
     chat_id: int | None = None
 
+    def __post_init__(self) -> None:
+        # Names are stored in 128-character columns; Telegram's full names can be 129.
+        if len(self.name) > 128:
+            object.__setattr__(self, "name", self.name[:128])
+
     @staticmethod
     def system() -> Actor:
         return Actor(kind="system", user_id=None, name="系统")

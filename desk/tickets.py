@@ -48,6 +48,7 @@ from .notify import (
 from .refs import next_ref
 from .routing import record_example
 from .sla import deadlines, end_of_day, policy_for, shift
+from .validators import strip_controls
 from .workflow import check
 
 MAX_TEXT = 20000  # characters of one request or reply kept; longer input is refused
@@ -139,7 +140,7 @@ async def _deadline_fields(
 
 
 def _check_text(text: str, *, what: str = "内容") -> str:
-    text = text.strip()
+    text = strip_controls(text).strip()
     if not text:
         raise InvalidInput(f"{what}不能为空。")
     if len(text) > MAX_TEXT:
@@ -252,6 +253,8 @@ async def decide_draft(
             draft.state, draft.ticket_id = "submitted", ticket.id
             await draft.save()
             return f"已提交：{ticket.ref}"
+        if action == "add" and ticket_id is None:
+            raise InvalidInput("请选择要补充到的工单。")
         if action == "add" and ticket_id is not None:
             ticket = await _ticket(ticket_id)
             if ticket.enterprise_id != member.enterprise_id:
@@ -815,6 +818,7 @@ _DATE = re.compile(r"(20\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*�
 
 async def _request_extension(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, text: str) -> None:
     """Staff ask for a later deadline with a date and a reason; the managers decide."""
+    text = _check_text(text, what="延期申请")
     m = _DATE.search(text)
     if m is None:
         raise InvalidInput("请按「日期 理由」发送，例如：2026-12-15 需要现场核查。")

@@ -9,7 +9,7 @@ from .errors import InvalidInput
 # GB 32100-2015: 18 characters from this alphabet (no I, O, S, V, Z).
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 def uscc_check_char(first17: str) -> str:
@@ -55,13 +55,21 @@ def normalize_mobile(raw: str) -> str:
     return digits
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def strip_controls(text: str) -> str:
+    """Remove control characters (NUL breaks PostgreSQL text), keeping newlines and tabs."""
+    return _CONTROLS.sub("", text)
+
+
 def clean_name(raw: str, *, what: str, min_len: int = 2, max_len: int = 64) -> str:
     """Trim a name (company or person) and check its length.
 
     Raises:
         InvalidInput: too short, too long, or a command instead of a name.
     """
-    name = " ".join(raw.split())
+    name = " ".join(strip_controls(raw).split())
     if name.startswith("/"):
         raise InvalidInput(f"请直接输入{what}，不要以 / 开头。")
     if not min_len <= len(name) <= max_len:

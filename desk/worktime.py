@@ -666,3 +666,10 @@ async def clear_day(day: dt.date) -> bool:
                 using_db=conn,
             )
     return bool(removed)
+
+
+async def calendar_key() -> str:
+    """Changes whenever a calendar row changes (cheap to poll, so processes reload overrides)."""
+    newest = await CalendarDay.all().order_by("-updated_at").first()
+    count = await CalendarDay.all().count()
+    return f"{newest.updated_at.isoformat() if newest else '-'}|{count}"

@@ -197,8 +197,9 @@ def _ack(p: dict[str, Any]) -> list[Op]:
 
 def _visit(p: dict[str, Any]) -> list[Op]:
     result = p.get("result") or ""
-    long_result = len(result) > VISIT_RESULT_LIMIT
-    shown = result[:VISIT_RESULT_LIMIT] + "…（全文见上一条消息）" if long_result else result
+    clipped = _take(result, VISIT_RESULT_LIMIT)  # by escaped UTF-16 units, like Telegram
+    long_result = len(clipped) < len(result)
+    shown = clipped + "…（全文见上一条消息）" if long_result else result
     text = T.VISIT.format(ref=p["ref"], department=escape(p["department"]), result=escape(shown))
     tid = p["ticket_id"]
     solved, satisfaction = p.get("solved"), p.get("satisfaction")
@@ -247,7 +248,7 @@ def _progress(p: dict[str, Any]) -> list[Op]:
 def _copy_progress(p: dict[str, Any]) -> list[Op]:
     caption = T.PROGRESS_FILE.format(ref=p["ref"], department=escape(p.get("department") or ""))
     if p.get("text"):
-        caption += "：" + escape(p["text"][:800])
+        caption += "：" + escape(_take(p["text"], 700))
     return [Copy(from_chat_id=p["from_chat_id"], message_id=p["message_id"], caption=caption)]
 
 
@@ -403,7 +404,7 @@ def _followup(p: dict[str, Any]) -> list[Op]:
 def _copy(p: dict[str, Any]) -> list[Op]:
     caption = T.FOLLOWUP_FILE.format(ref=p["ref"], label=escape(p.get("label", "")))
     if p.get("text"):
-        caption += "：" + escape(p["text"][:800])
+        caption += "：" + escape(_take(p["text"], 700))
     return [
         Copy(
             from_chat_id=p["from_chat_id"],
@@ -414,9 +415,15 @@ def _copy(p: dict[str, Any]) -> list[Op]:
     ]
 
 
+def _sla_values(p: dict[str, Any]) -> dict[str, Any]:
+    values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+    values["reason"] = escape(_take(p.get("reason") or "", 500))
+    return values
+
+
 def _sla_simple(template: str) -> Any:
     def fn(p: dict[str, Any]) -> list[Op]:
-        values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+        values = _sla_values(p)
         return [Send(text=template.format(**values), reply_role=p.get("reply_role"))]
 
     return fn
@@ -426,7 +433,7 @@ def _sla_record(template: str) -> Any:
     """A consultation record or agenda item: the template, then the request text (split)."""
 
     def fn(p: dict[str, Any]) -> list[Op]:
-        values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+        values = _sla_values(p)
         names = p.get("department_names") or p.get("departments") or []
         values["departments"] = "、".join(escape(d) for d in names) or "—"
         head = template.format(**values) + "\n"

@@ -61,7 +61,8 @@ def _actor(update: Update) -> Actor:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     kind = "enterprise" if chat.type == ChatType.PRIVATE else "staff"
-    return Actor(kind=kind, user_id=user.id, name=user.full_name or str(user.id), chat_id=chat.id)
+    name = (user.full_name or str(user.id))[:128]  # two 64-character names and a space: 129
+    return Actor(kind=kind, user_id=user.id, name=name, chat_id=chat.id)
 
 
 def edge(fn: Handler) -> Handler:

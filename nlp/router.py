@@ -10,7 +10,8 @@ network or I/O at routing time (default files are read once, when the router is 
 
 Rule score per department: the sum of the weights of the distinct rule terms found in the text
 (a term nested in a longer matched term does not count; 2-character terms must line up with
-jieba words; repeats add a little; further evidence counts a little less each), plus
+jieba words, or count at a reduced weight when one of their characters is a word of its own;
+repeats add a little; further evidence counts a little less each), plus
 whole-token matches and regex patterns, minus negative terms.
 
 Blend (weights fitted by cross-validation on the corpus, see :mod:`nlp.train`): for every
@@ -66,8 +67,14 @@ _REPEAT_BONUS: Final = 0.25  # per extra occurrence of the same term
 _MAX_REPEATS: Final = 2
 # Terms this short must line up with jieba token boundaries ("直排" is not in "一直排队").
 _ALIGN_MAX_LEN: Final = 2
+# A short term that straddles two jieba words still counts, at this fraction of its weight,
+# when one of its characters is a word of its own (jieba often glues a verb's object to the
+# next character: 想/拿/地建/二期 still says 拿地); when both characters belong to longer words
+# it does not count at all (一直/排队 is no 直排).
+_LOOSE_FACTOR: Final = 0.75
 _EPS: Final = 1e-4
 _CONTENT_RE: Final = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]")
+_LETTER_RE: Final = re.compile(r"[a-z\u3400-\u4dbf\u4e00-\u9fff]")
 # Without any rule evidence and below this confidence, the fallback department triages.
 _FALLBACK_BELOW: Final = 0.3
 
@@ -295,21 +302,30 @@ class Router:
         token_spans = self.spans(text) if spans is None else spans
         starts = {a for _, a, _ in token_spans}
         ends = {b for _, _, b in token_spans}
+        singles = {a for _, a, b in token_spans if b - a == 1}
 
-        def aligned(start: int, end: int) -> bool:
+        def alignment(start: int, end: int) -> float:
             if end - start > _ALIGN_MAX_LEN:
-                return True
+                return 1.0
             if start in starts and end in ends:
-                return True
-            return any(a <= start and end <= b for _, a, b in token_spans)
+                return 1.0
+            if any(a <= start and end <= b for _, a, b in token_spans):
+                return 1.0
+            if start in singles or end - 1 in singles:
+                return _LOOSE_FACTOR
+            return 0.0
 
-        hits = [h for h in self._matcher.find(text) if aligned(h.start, h.end)]
-        for hit in maximal_hits(hits):
+        strength: dict[str, float] = {}
+        weighted = [(h, alignment(h.start, h.end)) for h in self._matcher.find(text)]
+        kept = {(h.start, h.end, h.term): f for h, f in weighted if f > 0}
+        for hit in maximal_hits(h for h, f in weighted if f > 0):
             counts[hit.term] = counts.get(hit.term, 0) + 1
+            f = kept[(hit.start, hit.end, hit.term)]
+            strength[hit.term] = max(strength.get(hit.term, 0.0), f)
             for code, _ in self._term_index[hit.term]:
                 covered.setdefault(code, []).append((hit.start, hit.end))
         for term, count in counts.items():
-            factor = 1.0 + _REPEAT_BONUS * min(count - 1, _MAX_REPEATS)
+            factor = (1.0 + _REPEAT_BONUS * min(count - 1, _MAX_REPEATS)) * strength[term]
             for code, weight in self._term_index[term]:
                 contributions.setdefault(code, []).append(weight * factor)
                 matched.setdefault(code, []).append(term)
@@ -375,6 +391,8 @@ class Router:
             return self._empty()
         spans = self.spans(clean)
         scores, matched = self.score(clean, spans)
+        if not scores and len(_LETTER_RE.findall(clean)) < 2:
+            return self._empty()  # digits and a stray letter ("[31m"): nothing to route on
         rule_type = classify_type(clean)
         if self.model is None:
             return self._route_rules(clean, scores, matched, rule_type)

@@ -93,3 +93,14 @@ def test_rules_export_and_calendar(env: dict[str, str]) -> None:
     month = run(["calendar", "show", "2026-10"], env)
     assert "国庆节" in month and "调休" in month
     assert "YYYY-MM" in run(["calendar", "show", "October"], env, ok=False)
+
+
+def test_calendar_override_and_sla_scan(env: dict[str, str]) -> None:
+    out = run(["calendar", "set", "2026-12-07", "off", "台风停工"], env)
+    assert "2026-12-07: 休息 台风停工" in out
+    assert "7休" in run(["calendar", "show", "2026-12"], env)
+    assert "override removed" in run(["calendar", "set", "2026-12-07", "clear"], env)
+    assert "7休" not in run(["calendar", "show", "2026-12"], env)
+    scan = run(["sla", "scan", "--dry-run", "--now", "2027-01-04T09:30+08:00"], env)
+    assert "would do 0 step(s)" in scan  # no tickets in this database
+    assert "offset" in run(["sla", "scan", "--now", "2027-01-04T09:30"], env, ok=False)

@@ -405,7 +405,7 @@ async def test_ticket_lifecycle(db: str, cfg: DeskConfig, clock: Clock) -> None:
     rows = await box.take()
     claimed_card = one(rows, TAX_CHAT, "card")
     assert claimed_card["edit"] is True and claimed_card["status"] == "claimed"
-    assert claimed_card["actions"] == ["resolve", "transfer", "return"]
+    assert claimed_card["actions"] == ["resolve", "wait", "extend", "transfer", "return"]
     assert claimed_card["claimant"] == winner.name
     assert one(rows, 501, "claimed")["ref"] == ticket.ref
 

@@ -9,7 +9,9 @@ import pytest
 from handwritten_cases import CASES
 
 from nlp import REQUEST_TYPES, RouteDecision, Router, route
+from nlp.classify import classify_type
 from nlp.matcher import Hit, TermMatcher, maximal_hits
+from nlp.normalize import normalize
 from nlp.router import load_default_rules
 
 DEV_SET = Path(__file__).resolve().parents[2].parent / "shared/data/routing_dev.jsonl"
@@ -64,6 +66,17 @@ def test_short_terms_must_align_with_words() -> None:
     assert decision.department != "ENV"
 
 
+def test_short_term_split_by_jieba_still_counts_at_reduced_weight() -> None:
+    # jieba cuts 想/拿/地建/二期: 拿地 straddles two words, but 拿 is a word of its own.
+    departments = {"X": {"name": "兜底"}, "P": {"strong": ["拿地"]}}
+    r = Router({"fallback": "X", "departments": departments})
+    text = r.prepare("想拿地建二期")
+    scores, matched = r.score(text)
+    assert matched["P"] == ["拿地"]
+    assert 0 < scores["P"] < 3
+    assert "拿地" in route("我们想在西区拿地建二期厂房").matched_terms
+
+
 def test_typo_aliases() -> None:
     assert route("公司想注消，流程复杂吗").department == "MSA"
     assert route("环平批复要多久").department == "ENV"
@@ -113,6 +126,19 @@ def test_matcher_finds_all_and_keeps_longest() -> None:
 )
 def test_request_type(text: str, expected: str) -> None:
     assert route(text).type == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("窗口大姐特别耐心，一次就办完了，辛苦了", "表扬"),
+        ("说好二十个工作日出结果，到现在两个月了还没消息", "投诉"),
+        ("有家饭店私下把地沟油卖给别人", "举报"),
+        ("营业执照怎么办理？需要什么材料", "咨询"),
+    ],
+)
+def test_type_cue_rules(text: str, expected: str) -> None:
+    assert classify_type(normalize(text)) == expected
 
 
 @pytest.mark.parametrize(

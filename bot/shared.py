@@ -7,15 +7,19 @@ processed-update marker, tickets, the outbox) are always in the database.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from desk.db import already_processed
 from models.system import Lease
+
+log = logging.getLogger(__name__)
 
 
 class Shared(Protocol):
@@ -70,22 +74,43 @@ class DatabaseShared:
 
 
 class RedisShared:
-    """Production: Redis for pre-dedup and leases (``SET NX PX``)."""
+    """Production: Redis for pre-dedup and leases (``SET NX PX``).
+
+    Redis holds nothing that must last: when it is down, every method falls back to the
+    database (the processed-update markers, the ``lease`` table) and the desk keeps working;
+    it uses Redis again as soon as Redis answers.
+    """
 
     def __init__(self, url: str, *, prefix: str = "desk:") -> None:
-        self.redis: Redis = Redis.from_url(url, decode_responses=True)
+        self.redis: Redis = Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2
+        )
         self.prefix = prefix
         self.holder = uuid.uuid4().hex
+        self.fallback = DatabaseShared()
 
     async def seen(self, key: str) -> bool:
-        if await self.redis.exists(self.prefix + "upd:" + key):
-            return True
+        try:
+            if await self.redis.exists(self.prefix + "upd:" + key):
+                return True
+        except RedisError:
+            log.warning("Redis unavailable: update dedup on the database only")
         return await already_processed(key)
 
     async def remember(self, key: str) -> None:
-        await self.redis.set(self.prefix + "upd:" + key, "1", ex=7 * 86400)
+        try:
+            await self.redis.set(self.prefix + "upd:" + key, "1", ex=7 * 86400)
+        except RedisError:
+            pass  # the database marker is the real guard
 
     async def lease(self, name: str, seconds: float) -> bool:
+        try:
+            return await self._redis_lease(name, seconds)
+        except RedisError:
+            log.warning("Redis unavailable: lease %r taken in the database", name)
+            return await self.fallback.lease(name, seconds)
+
+    async def _redis_lease(self, name: str, seconds: float) -> bool:
         key = self.prefix + "lease:" + name
         ms = int(seconds * 1000)
         if await self.redis.set(key, self.holder, nx=True, px=ms):

@@ -138,3 +138,22 @@ async def test_database_seen(db: str) -> None:
             await enqueue(chat_id=1, kind="x")
     assert await shared.seen("tg:9")
     await shared.close()
+
+
+async def test_redis_down_falls_back_to_the_database(db: str) -> None:
+    """With Redis unreachable the desk keeps working on the database alone."""
+    from bot.shared import RedisShared
+    from models.system import ProcessedUpdate
+
+    shared = RedisShared("redis://127.0.0.1:1/0")
+    try:
+        assert not await shared.seen("tg:424242")
+        await ProcessedUpdate.create(key="tg:424242")
+        assert await shared.seen("tg:424242")
+        await shared.remember("tg:1")  # no error
+        assert await shared.lease("scheduler", 30)
+        other = RedisShared("redis://127.0.0.1:1/0")
+        assert not await other.lease("scheduler", 30)  # exclusive through the database
+        await other.close()
+    finally:
+        await shared.close()

@@ -81,6 +81,28 @@ async def _event(
     )
 
 
+async def _log_message(
+    ticket: Ticket,
+    actor: Actor,
+    *,
+    direction: str,
+    text: str,
+    file: dict[str, Any] | None = None,
+) -> None:
+    """One message of the ticket's conversation (``in`` from the enterprise, ``out`` staff)."""
+    await TicketMessage.create(
+        ticket_id=ticket.id,
+        direction=direction,
+        author_id=actor.user_id,
+        author_name=actor.name,
+        kind=file["kind"] if file else "text",
+        text=text,
+        file_id=file.get("file_id") if file else None,
+        source_chat_id=actor.chat_id if direction == "in" else None,
+        source_message_id=file.get("message_id") if file else None,
+    )
+
+
 async def _move(
     ticket: Ticket,
     action: str,
@@ -349,17 +371,7 @@ async def _followup(
     check("followup", ticket.status)
     if ticket.status == TicketStatus.WAITING and actor.kind == "enterprise":
         await _resume(cfg, ticket=ticket, actor=actor)
-    await TicketMessage.create(
-        ticket_id=ticket.id,
-        direction="in",
-        author_id=actor.user_id,
-        author_name=actor.name,
-        kind=file["kind"] if file else "text",
-        text=text,
-        file_id=file.get("file_id") if file else None,
-        source_chat_id=actor.chat_id,
-        source_message_id=file.get("message_id") if file else None,
-    )
+    await _log_message(ticket, actor, direction="in", text=text, file=file)
     await _event(ticket, actor, "followup", note=text[:500], data={"file": bool(file)})
     code = ticket.department.code if ticket.department else TRIAGE_CODE
     if ticket.status == TicketStatus.TRIAGE:
@@ -780,13 +792,7 @@ async def _wait(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, need: str) -> 
     """Ask the enterprise for more; the SLA clock pauses until it answers."""
     now = cfg.now()
     await _move(ticket, "wait", actor, now=now, note=need[:500], paused_at=now)
-    await TicketMessage.create(
-        ticket_id=ticket.id,
-        direction="out",
-        author_id=actor.user_id,
-        author_name=actor.name,
-        text=need,
-    )
+    await _log_message(ticket, actor, direction="out", text=need)
     await department_card(ticket, tz=cfg.tz, edit=True, note=f"等待企业补充：{need}")
     await _tell_enterprise(cfg, ticket, "need_info", link_role="progress", need=need)
 
@@ -993,13 +999,7 @@ async def _resolve(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, result: str
         rating_satisfaction=None,
         **extra,
     )
-    await TicketMessage.create(
-        ticket_id=ticket.id,
-        direction="out",
-        author_id=actor.user_id,
-        author_name=actor.name,
-        text=result,
-    )
+    await _log_message(ticket, actor, direction="out", text=result)
     await department_card(ticket, tz=cfg.tz, edit=True)
     await _tell_enterprise(cfg, ticket, "visit", link_role="visit")
 
@@ -1058,15 +1058,7 @@ async def group_message(
         check("progress", ticket.status)
         if file is None:
             text = _check_text(text, what="回复内容")
-        await TicketMessage.create(
-            ticket_id=ticket.id,
-            direction="out",
-            author_id=actor.user_id,
-            author_name=actor.name,
-            kind=file["kind"] if file else "text",
-            text=text,
-            file_id=file.get("file_id") if file else None,
-        )
+        await _log_message(ticket, actor, direction="out", text=text, file=file)
         await _event(ticket, actor, "progress", note=text[:500])
         chat = await _member_chat(ticket)
         if chat is not None:

@@ -73,6 +73,7 @@ class TelegramChannel:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._inbox_wake = asyncio.Event()
+        self._batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self.clock = clock
         self.mode = "webhook" if settings.webhook_url else "polling"
 
@@ -166,10 +167,32 @@ class TelegramChannel:
             except TimeoutError:
                 pass
 
-    async def _store(self, payload: dict[str, Any]) -> bool:
-        stored = await inbox.store(payload)
+    async def _store(self, payload: dict[str, Any]) -> None:
+        """Store one update durably, sharing a transaction with updates arriving meanwhile.
+
+        Group commit: concurrent webhook requests wait a couple of milliseconds and are written
+        in one transaction; each request is answered only after that transaction commits.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._batch.append((payload, future))
+        if len(self._batch) == 1:
+            asyncio.create_task(self._flush())  # noqa: RUF006 - awaited through the futures
+        await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0.002)
+        batch, self._batch = self._batch, []
+        try:
+            await inbox.store_many([payload for payload, _ in batch])
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
         self._inbox_wake.set()
-        return stored
 
     async def _poll(self) -> None:
         offset: int | None = None
@@ -210,23 +233,26 @@ class TelegramChannel:
                 await asyncio.sleep(backoff)
                 backoff = min(30.0, backoff * 2)
                 continue
-            stored_all = True
+            valid = []
             for item in raw or []:
                 update_id = item.get("update_id") if isinstance(item, dict) else None
                 if not isinstance(update_id, int):
                     log.warning("malformed update without update_id ignored: %.200r", item)
                     continue
-                try:
-                    await self._store(item)
-                except Exception:
-                    # Not stored: do not confirm it; Telegram sends it again.
-                    log.exception("could not store update %s; will fetch it again", update_id)
-                    stored_all = False
-                    break
-                offset = update_id + 1  # confirmed at the next getUpdates, after it is stored
-            if not stored_all:
+                valid.append(item)
+            if not valid:
+                continue
+            try:
+                await inbox.store_many(valid)
+            except Exception:
+                # Not stored: do not confirm them; Telegram sends them again.
+                log.exception("could not store %d updates; will fetch them again", len(valid))
                 await asyncio.sleep(backoff)
                 backoff = min(30.0, backoff * 2)
+                continue
+            self._inbox_wake.set()
+            # Confirmed at the next getUpdates, now that they are stored.
+            offset = max(int(item["update_id"]) for item in valid) + 1
 
     async def webhook(self, request: web.Request) -> web.Response:
         """The webhook endpoint: 403 on a wrong secret; 200 only after the effects commit."""

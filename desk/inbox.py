@@ -55,6 +55,22 @@ async def store(payload: dict[str, Any], *, channel: str = "telegram") -> bool:
     return True
 
 
+async def store_many(payloads: list[dict[str, Any]], *, channel: str = "telegram") -> None:
+    """Store several raw updates in one transaction (group commit); redeliveries are ignored."""
+    rows = [
+        InboxUpdate(
+            key=f"tg:{int(p['update_id'])}",
+            channel=channel,
+            update_id=int(p["update_id"]),
+            chat_id=chat_of(p),
+            payload=p,
+        )
+        for p in payloads
+    ]
+    async with in_transaction():
+        await InboxUpdate.bulk_create(rows, ignore_conflicts=True)
+
+
 async def claim(
     *, now: dt.datetime, limit: int = 50, lease_seconds: float = 120
 ) -> list[InboxUpdate]:

@@ -76,3 +76,10 @@ async def test_two_workers_never_take_the_same_update(db: str) -> None:
     ids_a, ids_b = {r.update_id for r in a}, {r.update_id for r in b}
     assert not ids_a & ids_b
     assert len(ids_a | ids_b) == 30
+
+
+async def test_store_many_is_one_transaction_and_ignores_redeliveries(db: str) -> None:
+    await inbox.store(msg(70, 801))
+    await inbox.store_many([msg(70, 801), msg(71, 801), msg(72, 802), msg(71, 801)])
+    keys = sorted(await InboxUpdate.all().values_list("key", flat=True))
+    assert keys == ["tg:70", "tg:71", "tg:72"]

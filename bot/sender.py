@@ -35,6 +35,11 @@ from models.outbox import OutboxMessage
 log = logging.getLogger(__name__)
 
 
+# Windows are counted when a send starts, Telegram counts on arrival: a small margin keeps
+# jitter in request latency from turning into 429s (bench/outbox.py: 8-14 per run without it).
+MARGIN = 0.05
+
+
 class RateLimiter:
     """Sliding-window limits per bot, per group and per chat (in this process)."""
 
@@ -43,12 +48,14 @@ class RateLimiter:
         *,
         global_per_s: int = 30,
         group_per_min: int = 20,
-        chat_min_gap: float = 1.0,
+        chat_min_gap: float | None = None,
+        margin: float = MARGIN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.global_per_s = global_per_s
         self.group_per_min = group_per_min
-        self.chat_min_gap = chat_min_gap
+        self.margin = margin
+        self.chat_min_gap = 1.0 + margin if chat_min_gap is None else chat_min_gap
         self.clock = clock
         self._global: deque[float] = deque()
         self._groups: dict[int, deque[float]] = defaultdict(deque)
@@ -64,14 +71,14 @@ class RateLimiter:
             waits.append(last + self.chat_min_gap - now)
         if chat_id < 0:
             window = self._groups[chat_id]
-            while window and window[0] <= now - 60:
+            while window and window[0] <= now - (60 + self.margin):
                 window.popleft()
             if len(window) >= self.group_per_min:
-                waits.append(window[0] + 60 - now)
-        while self._global and self._global[0] <= now - 1:
+                waits.append(window[0] + 60 + self.margin - now)
+        while self._global and self._global[0] <= now - (1 + self.margin):
             self._global.popleft()
         if len(self._global) >= self.global_per_s:
-            waits.append(self._global[0] + 1 - now)
+            waits.append(self._global[0] + 1 + self.margin - now)
         return max(0.0, *waits)
 
     def record(self, chat_id: int) -> None:
@@ -123,17 +130,17 @@ if last then
   local w = tonumber(last) + tonumber(ARGV[4]) - now
   if w > wait then wait = w end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - 1000 - tonumber(ARGV[7]))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  local w = tonumber(first[2]) + 1000 - now
+  local w = tonumber(first[2]) + 1000 + tonumber(ARGV[7]) - now
   if w > wait then wait = w end
 end
 if ARGV[6] == '1' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], 0, now - 60000)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], 0, now - 60000 - tonumber(ARGV[7]))
   if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
     local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    local w = tonumber(first[2]) + 60000 - now
+    local w = tonumber(first[2]) + 60000 + tonumber(ARGV[7]) - now
     if w > wait then wait = w end
   end
 end
@@ -162,16 +169,15 @@ class RedisBudget:
         token_id: str,
         global_per_s: int = 30,
         group_per_min: int = 20,
-        chat_gap: float = 1.0,
+        chat_gap: float | None = None,
+        margin: float = MARGIN,
     ) -> None:
         self.redis = redis
         self.prefix = f"desk:send:{token_id}:"
-        self.global_per_s, self.group_per_min, self.chat_gap = (
-            global_per_s,
-            group_per_min,
-            chat_gap,
-        )
-        self.local = LocalBudget(RateLimiter())
+        self.global_per_s, self.group_per_min = global_per_s, group_per_min
+        self.margin = margin
+        self.chat_gap = 1.0 + margin if chat_gap is None else chat_gap
+        self.local = LocalBudget(RateLimiter(margin=margin))
         self._seq = 0
 
     async def take(self, chat_id: int) -> float:
@@ -190,6 +196,7 @@ class RedisBudget:
             int(self.chat_gap * 1000),
             f"{now_ms}-{id(self)}-{self._seq}",
             "1" if chat_id < 0 else "0",
+            int(self.margin * 1000),
         ]
         try:
             wait_ms = await self.redis.eval(_TAKE, 4, *keys, *args)

@@ -257,7 +257,7 @@ class FakeMonotonic:
 
 def sender(bot: FakeBot, *, chat_gap: float = 1.0) -> tuple[Sender, FakeMonotonic]:
     mono = FakeMonotonic()
-    limiter = RateLimiter(clock=mono, chat_min_gap=chat_gap)
+    limiter = RateLimiter(margin=0, clock=mono, chat_min_gap=chat_gap)
     return Sender(bot=bot, clock=lambda: NOW, limiter=limiter), mono  # type: ignore[arg-type]
 
 

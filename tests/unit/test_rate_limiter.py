@@ -29,7 +29,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def limiter(clock: FakeClock) -> RateLimiter:
-    return RateLimiter(clock=clock)
+    return RateLimiter(margin=0, clock=clock)
 
 
 def test_fresh_limiter_allows_everything(limiter: RateLimiter) -> None:
@@ -107,7 +107,9 @@ def test_global_window_slides(limiter: RateLimiter, clock: FakeClock) -> None:
 
 
 def test_custom_limits(clock: FakeClock) -> None:
-    limiter = RateLimiter(global_per_s=2, group_per_min=3, chat_min_gap=0.25, clock=clock)
+    limiter = RateLimiter(
+        margin=0, global_per_s=2, group_per_min=3, chat_min_gap=0.25, clock=clock
+    )
     limiter.record(1)
     limiter.record(2)
     assert limiter.wait_time(3) == pytest.approx(1.0)
@@ -172,3 +174,15 @@ def test_simulated_flood_respects_every_limit(limiter: RateLimiter, clock: FakeC
             for i, t in enumerate(ts):
                 assert i + 1 - bisect.bisect_right(ts, t - 60) <= 20
             assert 20 <= len(ts) <= 40  # two minutes of a group: about 40, never more
+
+
+def test_default_limits_keep_a_safety_margin() -> None:
+    """Telegram counts on arrival; the default windows are 50 ms wider than the published ones."""
+    now = [100.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    limiter.record(7)
+    assert limiter.wait_time(7) == pytest.approx(1.05)
+    now[0] += 1.0
+    assert limiter.wait_time(7) == pytest.approx(0.05)
+    now[0] += 0.05
+    assert limiter.wait_time(7) == 0

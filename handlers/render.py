@@ -154,6 +154,11 @@ def _reg_done(p: dict[str, Any]) -> list[Op]:
     return [Send(text=text, remove_keyboard=True)]
 
 
+def _escaped(p: dict[str, Any]) -> dict[str, Any]:
+    """The params with every string HTML-escaped, ready for a template."""
+    return {k: escape(v) if isinstance(v, str) else v for k, v in p.items()}
+
+
 def _fixed(text: str) -> Any:
     return lambda p: [Send(text=text)]
 
@@ -162,7 +167,7 @@ def _fmt(template: str, **extra: str) -> Any:
     """A template filled with the escaped params."""
 
     def fn(p: dict[str, Any]) -> list[Op]:
-        values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+        values = _escaped(p)
         values.update(extra)
         return [Send(text=template.format(**values))]
 
@@ -416,7 +421,7 @@ def _copy(p: dict[str, Any]) -> list[Op]:
 
 
 def _sla_values(p: dict[str, Any]) -> dict[str, Any]:
-    values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+    values = _escaped(p)
     values["reason"] = escape(_take(p.get("reason") or "", 500))
     return values
 
@@ -443,7 +448,7 @@ def _sla_record(template: str) -> Any:
 
 
 def _extension_request(p: dict[str, Any]) -> list[Op]:
-    values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+    values = _escaped(p)
     values["reason"] = escape(_clip(p.get("reason") or "", 800))
     text = T.EXTENSION_REQUEST.format(**values)
     if p.get("edit"):
@@ -460,7 +465,7 @@ def _extension_request(p: dict[str, Any]) -> list[Op]:
 
 def _extension_decided(p: dict[str, Any]) -> list[Op]:
     template = T.EXTENSION_DECIDED_OK if p.get("approved") else T.EXTENSION_DECIDED_NO
-    values = {k: escape(str(v)) if isinstance(v, str) else v for k, v in p.items()}
+    values = _escaped(p)
     return [Send(text=template.format(**values), reply_role=p.get("reply_role"))]
 
 

@@ -92,10 +92,11 @@ async def scan(
         try:
             async with atomic():
                 # Re-read under a row lock: the ticket may have been resolved, paused,
-                # transferred or extended since the listing.
+                # transferred or extended since the listing. SKIP LOCKED (PostgreSQL): a ticket
+                # someone is acting on right now is left for the next pass, not waited for.
                 ticket = (
                     await Ticket.filter(id=listed.id, status__in=ACTIVE)
-                    .select_for_update()
+                    .select_for_update(skip_locked=True)
                     .first()
                 )
                 if ticket is None:

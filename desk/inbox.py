@@ -1,7 +1,9 @@
 """Durable intake: every inbound update is stored before it is acknowledged, then handled.
 
-Handling takes rows with a compare-and-set lease, only the oldest pending row of each chat, so
-every chat is handled in order and several workers can share the inbox. A row whose worker died
+Handling takes rows with a lease, only the oldest pending row of each chat, so every chat is
+handled in order and several workers can share the inbox: on PostgreSQL one statement picks the
+rows ``FOR UPDATE SKIP LOCKED`` and leases them; on SQLite each row is taken with a
+compare-and-set update. A row whose worker died
 is taken again after its lease; the processed-update marker written with the effects makes the
 retry change nothing.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Min
@@ -19,6 +22,29 @@ from tortoise.transactions import in_transaction
 from models.system import InboxUpdate
 
 MAX_ATTEMPTS = 5
+
+# The due head of each chat (and chat-less updates), locked without waiting and leased in one
+# statement; the outer WHERE re-checks the state on the locked row.
+_CLAIM_PG = """
+WITH heads AS (
+    SELECT min(update_id) AS update_id FROM inbox_update
+    WHERE status IN ('pending', 'working') AND chat_id IS NOT NULL
+    GROUP BY chat_id
+), picked AS (
+    SELECT i.key FROM inbox_update i
+    WHERE (i.status = 'pending' OR (i.status = 'working' AND i.locked_until < $1))
+      AND (i.chat_id IS NULL OR i.update_id IN (SELECT update_id FROM heads))
+    ORDER BY i.update_id
+    LIMIT $2
+    FOR UPDATE OF i SKIP LOCKED
+)
+UPDATE inbox_update SET status = 'working', locked_until = $3,
+    attempts = inbox_update.attempts + 1
+FROM picked
+WHERE inbox_update.key = picked.key
+  AND (inbox_update.status = 'pending' OR inbox_update.locked_until < $1)
+RETURNING inbox_update.key
+"""
 
 
 def chat_of(payload: dict[str, Any]) -> int | None:
@@ -75,6 +101,13 @@ async def claim(
     *, now: dt.datetime, limit: int = 50, lease_seconds: float = 120
 ) -> list[InboxUpdate]:
     """Lease the oldest pending update of each chat (and updates without a chat)."""
+    lease = now + dt.timedelta(seconds=lease_seconds)
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        keys = [r["key"] for r in await conn.execute_query_dict(_CLAIM_PG, [now, limit, lease])]
+        if not keys:
+            return []
+        return await InboxUpdate.filter(key__in=keys).order_by("update_id")
     due = Q(status="pending") | Q(status="working", locked_until__lt=now)
     # Only the oldest unfinished update of each chat is eligible (per-chat order), so a long
     # backlog in one chat cannot crowd the others out of a batch.
@@ -92,7 +125,6 @@ async def claim(
         .order_by("update_id")
         .limit(limit)
     )
-    lease = now + dt.timedelta(seconds=lease_seconds)
     taken: list[InboxUpdate] = []
     for row in candidates:
         won = await InboxUpdate.filter(

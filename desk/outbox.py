@@ -1,9 +1,11 @@
 """Taking outbox work and recording delivery; used by the sender in ``bot``.
 
 Rows are claimed with a lease (``status = sending``, ``locked_until``) so several processes can
-share the outbox: PostgreSQL uses ``FOR UPDATE SKIP LOCKED``; SQLite has one writer anyway.
-Only the oldest undelivered row of each chat is eligible, which keeps every chat in order.
-A row whose lease ran out (its process died mid-send) becomes eligible again.
+share the outbox. On PostgreSQL one statement picks the rows ``FOR UPDATE SKIP LOCKED`` and
+leases them, so workers never wait on each other's rows; on SQLite (one writer anyway) each row
+is taken with a compare-and-set update. Only the oldest undelivered row of each chat is
+eligible, which keeps every chat in order. A row whose lease ran out (its process died
+mid-send) becomes eligible again.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
@@ -19,15 +22,44 @@ from models.outbox import MessageLink, OutboxMessage, OutboxStatus
 
 MAX_ATTEMPTS = 8
 
+# Heads of each chat's queue that are due, locked without waiting (SKIP LOCKED), leased in the
+# same statement. The status is re-checked on the locked row, so a row that another worker
+# leased and committed meanwhile is not taken twice.
+_CLAIM_PG = """
+WITH heads AS (
+    SELECT min(id) AS id FROM outbox
+    WHERE channel = $1 AND status IN ('pending', 'sending')
+    GROUP BY chat_id
+), picked AS (
+    SELECT o.id FROM outbox o JOIN heads h ON h.id = o.id
+    WHERE (o.status = 'pending' AND (o.not_before IS NULL OR o.not_before <= $2))
+       OR (o.status = 'sending' AND o.locked_until < $2)
+    ORDER BY o.id
+    LIMIT $3
+    FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE outbox SET status = 'sending', locked_until = $4, attempts = outbox.attempts + 1
+FROM picked
+WHERE outbox.id = picked.id
+  AND (outbox.status = 'pending' OR outbox.locked_until < $2)
+RETURNING outbox.id
+"""
+
 
 async def claim_batch(
     *, now: dt.datetime, limit: int = 30, lease_seconds: float = 60, channel: str = "telegram"
 ) -> list[OutboxMessage]:
     """Lease up to ``limit`` deliverable rows (the head of each chat's queue), oldest first.
 
-    A row is taken with a compare-and-set update on its status and lease, so two processes
-    that see the same row cannot both take it.
+    Two processes can never take the same row: PostgreSQL skips rows another claim holds
+    locked, SQLite takes each row with a compare-and-set update on its status and lease.
     """
+    lease = now + dt.timedelta(seconds=lease_seconds)
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        rows = await conn.execute_query_dict(_CLAIM_PG, [channel, now, limit, lease])
+        ids = [int(r["id"]) for r in rows]
+        return await OutboxMessage.filter(id__in=ids).order_by("id") if ids else []
     due = (
         Q(status=OutboxStatus.PENDING, not_before__isnull=True)
         | Q(status=OutboxStatus.PENDING, not_before__lte=now)
@@ -49,7 +81,6 @@ async def claim_batch(
     candidates = (
         await OutboxMessage.filter(due, channel=channel, id__in=heads).order_by("id").limit(limit)
     )
-    lease = now + dt.timedelta(seconds=lease_seconds)
     taken: list[OutboxMessage] = []
     for row in candidates:
         won = await OutboxMessage.filter(

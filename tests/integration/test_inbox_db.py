@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
+
 from desk import inbox
 from models.system import InboxUpdate
 
@@ -83,3 +85,24 @@ async def test_store_many_is_one_transaction_and_ignores_redeliveries(db: str) -
     await inbox.store_many([msg(70, 801), msg(71, 801), msg(72, 802), msg(71, 801)])
     keys = sorted(await InboxUpdate.all().values_list("key", flat=True))
     assert keys == ["tg:70", "tg:71", "tg:72"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_kind", ["postgres"], indirect=False)
+async def test_postgres_claim_skips_an_update_another_worker_holds_locked(db: str) -> None:
+    """SKIP LOCKED: another worker's locked row is skipped, and the claim does not block."""
+    import asyncpg
+
+    await inbox.store(msg(1, 500))
+    await inbox.store(msg(2, 600))
+    other = await asyncpg.connect(db.replace("postgres://", "postgresql://", 1))
+    try:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute("SELECT key FROM inbox_update WHERE key = 'tg:1' FOR UPDATE")
+        taken = await asyncio.wait_for(inbox.claim(now=NOW), timeout=5)
+        assert [r.update_id for r in taken] == [2]
+        await tx.rollback()
+    finally:
+        await other.close()
+    assert [r.update_id for r in await inbox.claim(now=NOW)] == [1]

@@ -336,3 +336,25 @@ async def test_sender_marks_forbidden_failed(db: str) -> None:
     got = await fresh(row)
     assert got.status == OutboxStatus.FAILED
     assert got.error is not None and "blocked" in got.error
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_kind", ["postgres"], indirect=False)
+async def test_postgres_claim_skips_a_row_another_worker_holds_locked(db: str) -> None:
+    """SKIP LOCKED: a head row locked by another worker's open claim is skipped, not waited on."""
+    import asyncpg
+
+    held = await enqueue(chat_id=A, kind="x", params={})
+    free = await enqueue(chat_id=B, kind="x", params={})
+    other = await asyncpg.connect(db.replace("postgres://", "postgresql://", 1))
+    try:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute("SELECT id FROM outbox WHERE id = $1 FOR UPDATE", held.id)
+        # Without SKIP LOCKED this claim would block until the other transaction ends.
+        taken = await asyncio.wait_for(outbox.claim_batch(now=NOW), timeout=5)
+        assert [r.id for r in taken] == [free.id]
+        await tx.rollback()
+    finally:
+        await other.close()
+    assert [r.id for r in await outbox.claim_batch(now=NOW)] == [held.id]

@@ -35,8 +35,10 @@ from models.outbox import OutboxMessage
 log = logging.getLogger(__name__)
 
 
-# Windows are counted when a send starts, Telegram counts on arrival: a small margin keeps
-# jitter in request latency from turning into 429s (bench/outbox.py: 8-14 per run without it).
+# Telegram counts a message when it arrives. A send's slot is reserved when the request starts
+# and moved to when its answer came back ("settled"), so a request that was slow to arrive cannot
+# make the next one look early; the small margin covers the rest of the jitter
+# (bench/outbox.py: 8-14 429s per run with neither).
 MARGIN = 0.05
 
 
@@ -61,6 +63,7 @@ class RateLimiter:
         self._groups: dict[int, deque[float]] = defaultdict(deque)
         self._last: dict[int, float] = {}
         self._blocked_until: dict[int, float] = {}
+        self._reserved: dict[int, float] = {}
 
     def wait_time(self, chat_id: int) -> float:
         """Seconds until one more message to ``chat_id`` is allowed (0 = now)."""
@@ -81,12 +84,36 @@ class RateLimiter:
             waits.append(self._global[0] + 1 + self.margin - now)
         return max(0.0, *waits)
 
+    def group_remaining(self, chat_id: int) -> int:
+        """Sends left to group ``chat_id`` in the current minute window."""
+        now = self.clock()
+        window = self._groups[chat_id]
+        while window and window[0] <= now - (60 + self.margin):
+            window.popleft()
+        return max(0, self.group_per_min - len(window))
+
     def record(self, chat_id: int) -> None:
         now = self.clock()
         self._last[chat_id] = now
         self._global.append(now)
         if chat_id < 0:
             self._groups[chat_id].append(now)
+        self._reserved[chat_id] = now
+
+    def settle(self, chat_id: int) -> None:
+        """The send to ``chat_id`` finished: count it from now, when it surely had arrived."""
+        reserved = self._reserved.pop(chat_id, None)
+        if reserved is None:
+            return
+        now = self.clock()
+        self._last[chat_id] = now
+        windows = [self._global, self._groups[chat_id]] if chat_id < 0 else [self._global]
+        for window in windows:
+            try:
+                window.remove(reserved)
+            except ValueError:  # already out of the window
+                continue
+            window.append(now)  # the clock is monotonic: the window stays sorted
 
     def block(self, chat_id: int, seconds: float) -> None:
         self._blocked_until[chat_id] = self.clock() + seconds
@@ -101,6 +128,14 @@ class SendBudget(Protocol):
 
     async def block(self, chat_id: int, seconds: float) -> None:
         """Telegram said 429: nothing to this chat for ``seconds``."""
+        ...
+
+    async def group_remaining(self, chat_id: int) -> int:
+        """Sends left to group ``chat_id`` in the current minute window."""
+        ...
+
+    async def settle(self, chat_id: int) -> None:
+        """The send whose slot was taken last for ``chat_id`` finished: count it from now."""
         ...
 
 
@@ -118,6 +153,12 @@ class LocalBudget:
 
     async def block(self, chat_id: int, seconds: float) -> None:
         self.limiter.block(chat_id, seconds)
+
+    async def group_remaining(self, chat_id: int) -> int:
+        return self.limiter.group_remaining(chat_id)
+
+    async def settle(self, chat_id: int) -> None:
+        self.limiter.settle(chat_id)
 
 
 _TAKE = """
@@ -156,6 +197,18 @@ return 0
 """
 
 
+# Move a taken slot to the moment its send finished (only if it is still in the window).
+_SETTLE = """
+local now = tonumber(ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) then redis.call('ZADD', KEYS[1], now, ARGV[2]) end
+if ARGV[3] == '1' and redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+  redis.call('ZADD', KEYS[2], now, ARGV[2])
+end
+redis.call('SET', KEYS[3], now, 'PX', 5000)
+return 0
+"""
+
+
 class RedisBudget:
     """One send budget per bot token shared by every worker (sliding windows in Redis).
 
@@ -179,6 +232,7 @@ class RedisBudget:
         self.chat_gap = 1.0 + margin if chat_gap is None else chat_gap
         self.local = LocalBudget(RateLimiter(margin=margin))
         self._seq = 0
+        self._reserved: dict[int, str] = {}
 
     async def take(self, chat_id: int) -> float:
         self._seq += 1
@@ -202,8 +256,28 @@ class RedisBudget:
             wait_ms = await self.redis.eval(_TAKE, 4, *keys, *args)
         except Exception:  # Redis down: keep delivering within this worker's own limits
             log.warning("send budget in Redis unavailable; using local limits", exc_info=True)
+            self._reserved.pop(chat_id, None)
             return await self.local.take(chat_id)
-        return max(0.0, float(wait_ms) / 1000)
+        wait = max(0.0, float(wait_ms) / 1000)
+        if wait <= 0:
+            self._reserved[chat_id] = str(args[4])
+        return wait
+
+    async def settle(self, chat_id: int) -> None:
+        member = self._reserved.pop(chat_id, None)
+        if member is None:
+            await self.local.settle(chat_id)
+            return
+        now_ms = int(time.time() * 1000)
+        keys = [
+            self.prefix + "global",
+            self.prefix + f"group:{chat_id}",
+            self.prefix + f"chat:{chat_id}",
+        ]
+        try:
+            await self.redis.eval(_SETTLE, 3, *keys, now_ms, member, "1" if chat_id < 0 else "0")
+        except Exception:
+            log.warning("send budget in Redis unavailable; slot not settled", exc_info=True)
 
     async def block(self, chat_id: int, seconds: float) -> None:
         try:
@@ -212,6 +286,18 @@ class RedisBudget:
             )
         except Exception:
             await self.local.block(chat_id, seconds)
+
+    async def group_remaining(self, chat_id: int) -> int:
+        key = self.prefix + f"group:{chat_id}"
+        cutoff = int(time.time() * 1000) - 60000 - int(self.margin * 1000)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zremrangebyscore(key, 0, cutoff)
+                pipe.zcard(key)
+                _, used = await pipe.execute()
+        except Exception:
+            return await self.local.group_remaining(chat_id)
+        return max(0, self.group_per_min - int(used))
 
 
 class Sender:
@@ -267,6 +353,7 @@ class Sender:
                     row, now=self.clock(), delay=0, error="shutdown", count_attempt=False
                 )
                 continue
+            merge = await self._should_merge(row)
             wait = await self.budget.take(row.chat_id)
             while 0 < wait < 1.1:
                 await asyncio.sleep(wait)
@@ -276,8 +363,20 @@ class Sender:
                     row, now=self.clock(), delay=wait, error="rate limited", count_attempt=False
                 )
                 continue
-            sent |= await self.deliver(row)
+            run = await outbox.take_card_run(row, now=self.clock()) if merge else []
+            sent |= await self.deliver(row, merged=run)
         return sent
+
+    async def _should_merge(self, row: OutboxMessage) -> bool:
+        """A group's queue of new cards is longer than its budget left this minute."""
+        if row.chat_id >= 0 or not outbox.is_new_card(row):
+            return False
+        behind = await outbox.queued_behind(row)
+        if behind == 0:
+            return False
+        # Keep a few slots of the minute for what staff do next (claims edit cards, replies).
+        spare = await self.budget.group_remaining(row.chat_id) - outbox.DIGEST_HEADROOM
+        return behind + 1 > spare
 
     async def _wait_for_slot(self, chat_id: int) -> None:
         for _ in range(600):  # bounded: the per-group window is at most a minute
@@ -286,10 +385,26 @@ class Sender:
                 return
             await asyncio.sleep(wait)
 
-    async def deliver(self, row: OutboxMessage) -> bool:
-        ops = render(row.kind, row.params)
+    async def deliver(
+        self, row: OutboxMessage, *, merged: list[OutboxMessage] | None = None
+    ) -> bool:
+        """Send one row, or (``merged``) one digest of ``row`` and the cards queued behind it."""
+        merged = merged or []
+        digest = [row, *merged] if merged else []
+        ops = (
+            render("card_digest", outbox.digest_params(digest))
+            if digest
+            else render(row.kind, row.params)
+        )
         now = self.clock
         try:
+            if digest:
+                message_id = await self._execute(row, ops[0])
+                await outbox.mark_digest_sent(digest, now=now(), message_id=message_id)
+                log.info(
+                    "outbox: %d cards merged into one digest for %s", len(digest), row.chat_id
+                )
+                return True
             for index, op in enumerate(ops):
                 if index < row.parts_done:
                     continue  # sent before a crash or a retry: never twice
@@ -298,6 +413,7 @@ class Sender:
                 message_id = await self._execute(row, op)
                 await outbox.mark_part_sent(row, message_id)
         except RetryAfter as exc:
+            await outbox.release(merged)
             delay = float(
                 exc.retry_after
                 if isinstance(exc.retry_after, int | float)
@@ -309,13 +425,16 @@ class Sender:
             )
             return False
         except Forbidden as exc:
+            await outbox.release(merged)  # each is refused (and parked) on its own
             await outbox.mark_failed(row, error=f"forbidden: {exc}")
             return False
         except BadRequest as exc:
+            await outbox.release(merged)
             await outbox.mark_failed(row, error=f"bad request: {exc}")
             log.warning("outbox %s to %s refused: %s", row.id, row.chat_id, exc)
             return False
         except (NetworkError, TelegramError) as exc:
+            await outbox.release(merged)
             await outbox.mark_retry(
                 row, now=now(), delay=min(60.0, 2.0**row.attempts), error=str(exc)
             )
@@ -324,6 +443,12 @@ class Sender:
         return True
 
     async def _execute(self, row: OutboxMessage, op: Send | Edit | Copy) -> int:
+        try:
+            return await self._call(row, op)
+        finally:  # reached Telegram or not, count the slot from the answer on
+            await self.budget.settle(row.chat_id)
+
+    async def _call(self, row: OutboxMessage, op: Send | Edit | Copy) -> int:
         chat_id = row.chat_id
         if isinstance(op, Edit):
             target = None

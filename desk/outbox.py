@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from tortoise import connections
 from tortoise.expressions import Q
@@ -167,3 +168,101 @@ async def pending_count() -> int:
     return await OutboxMessage.filter(
         status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]
     ).count()
+
+
+# ---------------------------------------------------------------- burst digests
+#
+# Telegram lets a bot post 20 messages a minute to a group. When a group's queue holds more than
+# its remaining budget, the new cards queued behind the head are merged into one digest message
+# (each ticket with its own buttons), so a burst of tickets reaches the group within a minute
+# instead of trickling in over many.
+
+DIGEST_KINDS = ("card", "triage_card")
+DIGEST_MAX = 15  # tickets per digest: fits one message and Telegram's button limits
+DIGEST_HEADROOM = 5  # group sends a minute kept free of cards for staff actions (claim edits…)
+
+
+def is_new_card(row: OutboxMessage) -> bool:
+    """A first posting of a ticket card (not an edit, picker or continuation): mergeable."""
+    return (
+        row.kind in DIGEST_KINDS
+        and row.parts_done == 0
+        and not row.params.get("edit")
+        and not row.params.get("picker")
+    )
+
+
+async def queued_behind(row: OutboxMessage) -> int:
+    """How many undelivered rows wait behind ``row`` in its chat."""
+    return await OutboxMessage.filter(
+        channel=row.channel, chat_id=row.chat_id, status=OutboxStatus.PENDING, id__gt=row.id
+    ).count()
+
+
+async def take_card_run(
+    head: OutboxMessage,
+    *,
+    now: dt.datetime,
+    limit: int = DIGEST_MAX - 1,
+    lease_seconds: float = 60,
+) -> list[OutboxMessage]:
+    """Lease the new cards of the same kind queued right behind ``head`` (consecutive, in order).
+
+    Stops at the first row of another sort, so the chat's messages keep their order.
+    """
+    following = (
+        await OutboxMessage.filter(
+            channel=head.channel, chat_id=head.chat_id, status=OutboxStatus.PENDING, id__gt=head.id
+        )
+        .order_by("id")
+        .limit(limit)
+    )
+    lease = now + dt.timedelta(seconds=lease_seconds)
+    run: list[OutboxMessage] = []
+    for row in following:
+        if not is_new_card(row) or row.kind != head.kind:
+            break
+        won = await OutboxMessage.filter(id=row.id, status=OutboxStatus.PENDING).update(
+            status=OutboxStatus.SENDING, locked_until=lease, attempts=row.attempts + 1
+        )
+        if not won:
+            break
+        run.append(row)
+    return run
+
+
+def digest_params(rows: Sequence[OutboxMessage]) -> dict[str, Any]:
+    """What a digest shows of each card (the cards' own snapshots, shortened)."""
+    items = [
+        {
+            key: row.params.get(key)
+            for key in ("ticket_id", "ref", "type", "urgent", "deadline", "enterprise", "text")
+        }
+        for row in rows
+    ]
+    for item in items:
+        item["text"] = (item["text"] or "")[:200]
+    return {"triage": rows[0].kind == "triage_card", "items": items}
+
+
+async def mark_digest_sent(
+    rows: Sequence[OutboxMessage], *, now: dt.datetime, message_id: int
+) -> None:
+    """The digest went out: every merged card is delivered (not linked: replies to a digest
+    cannot name one ticket, and a later edit of a card posts the full card afresh)."""
+    async with in_transaction():
+        await OutboxMessage.filter(id__in=[r.id for r in rows]).update(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            locked_until=None,
+            error=None,
+            message_ids=[message_id],
+        )
+
+
+async def release(rows: Sequence[OutboxMessage]) -> None:
+    """Give leased rows back untouched (the digest they were taken for did not go out)."""
+    for row in rows:
+        await OutboxMessage.filter(id=row.id, status=OutboxStatus.SENDING).update(
+            status=OutboxStatus.PENDING, locked_until=None, attempts=row.attempts
+        )

@@ -657,9 +657,12 @@ async def card_action(
     async with atomic():
         ticket = await _ticket(ticket_id)
         now = cfg.now()
-        if action in ("pick", "dispatch", "tback"):
+        if action in ("pick", "dispatch", "tback", "tshow"):
             await _require_triage_group(actor)
             check("dispatch", ticket.status)
+            if action == "tshow":  # from a burst digest: the full screening card
+                await triage_card(ticket, tz=cfg.tz, edit=True)
+                return "已展开完整卡片"
             if action == "pick":
                 await triage_card(ticket, tz=cfg.tz, edit=True, picker=await department_choices())
                 return "请选择部门"
@@ -715,6 +718,9 @@ async def card_action(
         if action == "back":
             await department_card(ticket, tz=cfg.tz, edit=True)
             return "已返回"
+        if action == "show":  # from a burst digest: the full card, with every button
+            await department_card(ticket, tz=cfg.tz, edit=True)
+            return "已展开完整卡片"
         if action == "to":
             dept = await _department(arg or "")
             old = ticket.department

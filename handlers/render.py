@@ -16,6 +16,7 @@ from . import texts as T
 LIMIT = 4096
 VISIT_RESULT_LIMIT = 2500  # result shown on the return-visit message
 CARD_TEXT_LIMIT = 2500  # request text shown on a card; the rest follows as continuation parts
+DIGEST_TEXT = 60  # request excerpt per ticket in a burst digest
 
 Buttons = list[list[tuple[str, str]]]
 
@@ -375,6 +376,44 @@ def _triage_card(p: dict[str, Any]) -> list[Op]:
     return _card_ops(lines, p, rows, role="triage")
 
 
+def _card_digest(p: dict[str, Any]) -> list[Op]:
+    """Several new cards of one group in one message, each with its own buttons."""
+    items = p["items"]
+    triage = bool(p.get("triage"))
+    head = [
+        T.DIGEST_HEAD.format(title="待分拨工单" if triage else "新工单", n=len(items)),
+        T.DIGEST_NOTE.format(verb="分拨" if triage else "认领"),
+    ]
+    rows: Buttons = []
+    for item in items:
+        tid = item["ticket_id"]
+        if triage:
+            act = (T.BTN["digest_pick"].format(ref=item["ref"]), cb.ticket(tid, "pick"))
+            show = (T.BTN["digest_show"], cb.ticket(tid, "tshow"))
+        else:
+            act = (T.BTN["digest_claim"].format(ref=item["ref"]), cb.ticket(tid, "claim"))
+            show = (T.BTN["digest_show"], cb.ticket(tid, "show"))
+        rows.append([act, show])
+    # Shorter excerpts until the whole digest fits in one message.
+    for clip in (DIGEST_TEXT, 24, 0):
+        lines = head + [
+            T.DIGEST_ITEM.format(
+                i=i,
+                ref=item["ref"],
+                urgent="｜🚨紧急" if item.get("urgent") else "",
+                type=item["type"],
+                deadline=item["deadline"],
+                enterprise=escape(_clip(item["enterprise"], 40)),
+                text=escape(_clip(" ".join((item.get("text") or "").split()), clip)),
+            )
+            for i, item in enumerate(items, 1)
+        ]
+        text = "\n".join(lines)
+        if _u16(text) <= LIMIT:
+            break
+    return [Send(text=text, buttons=rows)]
+
+
 def _card_ops(lines: list[str], p: dict[str, Any], rows: Buttons, role: str = "card") -> list[Op]:
     head = "\n".join(lines) + "\n"
     body = p.get("text") or ""
@@ -524,6 +563,7 @@ _RENDERERS: dict[str, Any] = {
     "ticket_list": _ticket_list,
     "card": _card,
     "triage_card": _triage_card,
+    "card_digest": _card_digest,
     "followup": _followup,
     "copy": _copy,
     "progress_ok": _fmt(T.PROGRESS_OK),

@@ -26,6 +26,9 @@ BTN = {
     "m1": "不满意",
     "share_phone": "📱 分享我的手机号",
     "skip": "跳过",
+    "digest_claim": "✋ 认领 {ref}",
+    "digest_pick": "🗂 分拨 {ref}",
+    "digest_show": "详情",
 }
 
 REG_STEPS = {
@@ -106,6 +109,12 @@ CARD_BODY = (
 CARD_MATCHED = "命中：{terms}"
 CARD_REOPEN = "🔁【重办】第{n}次"
 TRIAGE_HEAD = "🗂 待分拨 <b>{ref}</b>{urgent}｜{type}"
+DIGEST_HEAD = "📦 <b>{title}汇总</b>（{n} 件）"
+DIGEST_NOTE = (
+    "本群消息已达发送频率上限，以下工单合并为一条发送。"
+    "按「{verb}」直接办理，按「详情」展开完整卡片。"
+)
+DIGEST_ITEM = "{i}. <b>{ref}</b>{urgent}｜{type}｜限 {deadline}\n    {enterprise}：{text}"
 TRIAGE_SUGGEST = "路由建议：{candidates}（置信度 {confidence:.0%}）"
 PICK_DEPT = "请选择部门："
 FOLLOWUP = "📎 工单 <b>{ref}</b> {label}：\n{text}"

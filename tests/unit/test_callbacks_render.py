@@ -283,6 +283,8 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("card", dict(card, status="reopened", reopen_count=2, urgent=True)),
         ("triage_card", tri),
         ("triage_card", dict(tri, picker=[["ENV", "生态环境局"], ["TAX", "税务局"]], edit=True)),
+        ("card_digest", {"items": [dict(card, ticket_id=40 + i) for i in range(15)]}),
+        ("card_digest", {"triage": True, "items": [tri, dict(tri, ticket_id=43)]}),
         (
             "followup",
             {"ref": REF, "text": user, "label": "企业补充", "ticket_id": 42, "reply_role": "card"},
@@ -379,6 +381,7 @@ def test_user_text_is_escaped(kind: str, params: dict[str, Any]) -> None:
         "visit",
         "card",
         "triage_card",
+        "card_digest",
         "followup",
         "ask_resolve",
         "bound",
@@ -786,3 +789,35 @@ def test_card_with_long_note_fits(kind: str) -> None:
     )
     for op in R.render(kind, p):
         assert utf16_len(visible(op_text(op))) <= R.LIMIT
+
+
+def test_a_digest_gives_each_ticket_its_own_buttons_and_fits_one_message() -> None:
+    long = "很长的诉求" * 400
+    items = [
+        {
+            "ticket_id": 100 + i,
+            "ref": f"TD20261129-{i:04d}",
+            "type": "求助",
+            "urgent": i == 3,
+            "deadline": "2026-12-04（周五）17:30",
+            "enterprise": "天津泰达某某科技有限公司" * 5,
+            "text": long,
+        }
+        for i in range(15)
+    ]
+    (op,) = R.render("card_digest", {"items": items})
+    assert isinstance(op, R.Send)
+    assert utf16_len(op.text) <= R.LIMIT
+    assert "新工单汇总" in op.text and "（15 件）" in op.text and "🚨紧急" in op.text
+    datas = [d for _, d in buttons(op)]
+    assert [d for d in datas if d.endswith(":claim")] == [f"t:{100 + i}:claim" for i in range(15)]
+    assert [d for d in datas if d.endswith(":show")] == [f"t:{100 + i}:show" for i in range(15)]
+    for i in range(15):
+        assert f"TD20261129-{i:04d}" in op.text
+    (triage,) = R.render("card_digest", {"triage": True, "items": items[:2]})
+    assert [d for _, d in buttons(triage)] == [
+        "t:100:pick",
+        "t:100:tshow",
+        "t:101:pick",
+        "t:101:tshow",
+    ]

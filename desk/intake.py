@@ -11,6 +11,7 @@ from typing import Any
 from . import registration, tickets
 from .actors import Actor
 from .context import DeskConfig
+from .validators import check_upload
 
 
 async def private_text(
@@ -54,4 +55,5 @@ async def private_file(
     if await registration.member_for(actor.user_id) is None:
         await tickets.say(chat_id=actor.chat_id, kind="not_registered")
         return
+    check_upload(file)  # refused with a clear message, nothing stored
     await tickets.enterprise_message(cfg, actor=actor, text=caption, reply_to=reply_to, file=file)

@@ -48,7 +48,7 @@ from .notify import (
 from .refs import next_ref
 from .routing import record_example
 from .sla import deadlines, end_of_day, policy_for, shift
-from .validators import strip_controls
+from .validators import check_upload, strip_controls
 from .workflow import check
 
 MAX_TEXT = 20000  # characters of one request or reply kept; longer input is refused
@@ -98,6 +98,9 @@ async def _log_message(
         kind=file["kind"] if file else "text",
         text=text,
         file_id=file.get("file_id") if file else None,
+        file_name=str(file["name"])[:255] if file and file.get("name") else None,
+        file_mime=str(file["mime"])[:128] if file and file.get("mime") else None,
+        file_size=file.get("size") if file else None,
         source_chat_id=actor.chat_id if direction == "in" else None,
         source_message_id=file.get("message_id") if file else None,
     )
@@ -1064,6 +1067,8 @@ async def group_message(
         check("progress", ticket.status)
         if file is None:
             text = _check_text(text, what="回复内容")
+        else:
+            check_upload(file)
         await _log_message(ticket, actor, direction="out", text=text, file=file)
         await _event(ticket, actor, "progress", note=text[:500])
         chat = await _member_chat(ticket)

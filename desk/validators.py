@@ -94,3 +94,62 @@ _FULLWIDTH = (
     | {0xFF21 + i: 0x41 + i for i in range(26)}
     | {0xFF0B: 0x2B, 0x3000: 0x20, 0xFF0D: 0x2D, 0xFF08: 0x28, 0xFF09: 0x29}
 )
+
+
+# ---------------------------------------------------------------- uploads
+
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024  # what a bot may download (getFile): staff must open it
+# Materials enterprises send: scans and photos, office and WPS documents, OFD e-invoices, PDFs,
+# spreadsheets, and archives of those. Programs and scripts are refused.
+UPLOAD_EXTENSIONS = frozenset(
+    """
+    pdf ofd doc docx wps xls xlsx et csv ppt pptx dps txt rtf odt ods odp
+    jpg jpeg png gif bmp webp heic heif tif tiff
+    zip rar 7z
+    """.split()
+)
+_UPLOAD_MIME_PREFIXES = ("image/", "text/plain", "text/csv")
+_UPLOAD_MIMES = frozenset(
+    """
+    application/pdf application/ofd application/msword application/vnd.ms-excel
+    application/vnd.ms-powerpoint application/rtf application/zip application/x-zip-compressed
+    application/vnd.rar application/x-rar-compressed application/x-7z-compressed
+    application/wps-office.doc application/wps-office.xls application/kswps application/kset
+    """.split()
+)
+
+
+def check_upload(file: dict[str, object]) -> None:
+    """Refuse a file that is too large or of a type the desk does not take.
+
+    Args:
+        file: what the channel knows of it: ``kind`` (photo or document), and when known
+            ``name``, ``mime`` and ``size`` (bytes).
+
+    Raises:
+        InvalidInput: too large, or not a document type enterprises send as material.
+    """
+    size = file.get("size")
+    if isinstance(size, int) and size > UPLOAD_MAX_BYTES:
+        raise InvalidInput(
+            f"文件过大（{size / 1024 / 1024:.1f} MB），单个文件请不超过 "
+            f"{UPLOAD_MAX_BYTES // 1024 // 1024} MB；可压缩或分几次发送。"
+        )
+    if file.get("kind") == "photo":
+        return
+    name = str(file.get("name") or "")
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    mime = str(file.get("mime") or "").lower()
+    if ext:
+        ok = ext in UPLOAD_EXTENSIONS
+    else:  # no file name: judge by the declared type
+        ok = (
+            mime in _UPLOAD_MIMES
+            or mime.startswith(_UPLOAD_MIME_PREFIXES)
+            or (mime.startswith("application/vnd.openxmlformats-officedocument."))
+        )
+    if not ok:
+        raise InvalidInput(
+            f"不支持的文件类型{f'（.{ext}）' if ext else ''}。请发送图片、PDF、OFD、Word、Excel、"
+            "PPT、WPS 文档或 zip/rar 压缩包。"
+        )

@@ -141,9 +141,23 @@ def _file(update: Update) -> dict[str, Any] | None:
     if msg is None:
         return None
     if msg.photo:
-        return {"kind": "photo", "file_id": msg.photo[-1].file_id, "message_id": msg.message_id}
+        largest = msg.photo[-1]
+        return {
+            "kind": "photo",
+            "file_id": largest.file_id,
+            "message_id": msg.message_id,
+            "size": largest.file_size,
+        }
     if msg.document:
-        return {"kind": "document", "file_id": msg.document.file_id, "message_id": msg.message_id}
+        doc = msg.document
+        return {
+            "kind": "document",
+            "file_id": doc.file_id,
+            "message_id": msg.message_id,
+            "name": doc.file_name,
+            "mime": doc.mime_type,
+            "size": doc.file_size,
+        }
     return None
 
 

@@ -124,6 +124,9 @@ class TicketMessage(Model):
     kind = fields.CharField(max_length=12, default="text")  # text | photo | document
     text = fields.TextField(default="")
     file_id = fields.CharField(max_length=255, null=True)
+    file_name = fields.CharField(max_length=255, null=True)
+    file_mime = fields.CharField(max_length=128, null=True)
+    file_size = fields.BigIntField(null=True)
     source_chat_id = fields.BigIntField(null=True)
     source_message_id = fields.BigIntField(null=True)
 

@@ -29,7 +29,7 @@ from fakebot import FakeBotAPI
 from desk.validators import uscc_check_char
 from models.outbox import OutboxMessage
 from models.system import ProcessedUpdate
-from models.ticket import Draft, Ticket, TicketStatus
+from models.ticket import Draft, Ticket, TicketMessage, TicketStatus
 
 TAX_TEXT = "我们公司出口退税申报已经一个多月了，退税款一直没到账，想问问进度"
 
@@ -236,6 +236,47 @@ async def test_photo_followup_reaches_the_group(
     copied = await d.expect(TAX_G["id"], "企业补充材料", after=m)
     assert copied.method == "copyMessage"
     assert ref in (copied.plain_text or "")
+
+
+async def test_uploads_are_checked_for_type_and_size(
+    dialog: Dialog, desk: Desk, fake: FakeBotAPI
+) -> None:
+    d = dialog
+    await bind_groups(d)
+    await register(d, ENT)
+    ref = await submit(d, ENT, TAX_TEXT)
+    ack = await d.expect(ENT["id"], "已受理")
+    await d.expect(TAX_G["id"], ref)
+    ticket = await Ticket.get(ref=ref)
+    before = await TicketMessage.filter(ticket_id=ticket.id).count()
+
+    # A program is refused with a clear message; nothing is stored or relayed.
+    m = d.mark()
+    exe = {"file_name": "发票.exe", "mime_type": "application/x-msdownload", "data": b"MZ" * 50}
+    await d.send(ENT, "材料", document=exe, reply_to=ack.message_id)
+    refusal = await d.expect(ENT["id"], "不支持的文件类型", after=m)
+    assert ".exe" in (refusal.plain_text or "")
+    # Too large (Telegram reports the size; the desk refuses before anything is kept).
+    m = d.mark()
+    big = {
+        "file_name": "扫描件.pdf",
+        "mime_type": "application/pdf",
+        "data": b"%PDF" + b"0" * 21_000_000,
+    }
+    await d.send(ENT, "扫描件", document=big, reply_to=ack.message_id)
+    await d.expect(ENT["id"], "文件过大", after=m)
+    assert await TicketMessage.filter(ticket_id=ticket.id).count() == before
+    assert not [x for x in fake.sent(TAX_G["id"]) if x.method == "copyMessage"]
+
+    # An OFD e-invoice goes through to the department with its name kept on the ticket.
+    m = d.mark()
+    ofd = {"file_name": "电子发票.ofd", "mime_type": "application/octet-stream", "data": b"ofd"}
+    await d.send(ENT, "电子发票", document=ofd, reply_to=ack.message_id)
+    copied = await d.expect(TAX_G["id"], "企业补充材料", after=m)
+    assert copied.method == "copyMessage"
+    stored = await TicketMessage.filter(ticket_id=ticket.id).order_by("-id").first()
+    assert stored is not None and stored.kind == "document"
+    assert stored.file_name == "电子发票.ofd" and stored.file_size == 3
 
 
 async def test_restart_loses_nothing_and_sends_nothing_twice(

@@ -6,6 +6,7 @@ import pytest
 
 from desk.errors import InvalidInput
 from desk.validators import (
+    check_upload,
     clean_name,
     mask_name,
     mask_phone,
@@ -236,3 +237,40 @@ def test_mask_name(name: str, masked: str) -> None:
 
 def test_uscc_full_width_dashes() -> None:
     assert normalize_uscc("９１３５０１００－Ｍ０００１００－Ｙ４３") == KNOWN_VALID
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        {"kind": "photo", "size": 3_000_000},
+        {"kind": "document", "name": "营业执照.PDF", "mime": "application/pdf", "size": 10},
+        {"kind": "document", "name": "发票.ofd", "mime": "application/octet-stream"},
+        {"kind": "document", "name": "报表.xlsx", "size": 20 * 1024 * 1024},
+        {"kind": "document", "name": "材料.zip"},
+        {"kind": "document", "name": None, "mime": "image/jpeg"},
+        {
+            "kind": "document",
+            "mime": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        },
+    ],
+)
+def test_uploads_enterprises_send_are_taken(file: dict[str, object]) -> None:
+    check_upload(file)
+
+
+@pytest.mark.parametrize(
+    ("file", "words"),
+    [
+        ({"kind": "document", "name": "setup.exe"}, "（.exe）"),
+        ({"kind": "document", "name": "run.BAT", "mime": "application/pdf"}, "（.bat）"),
+        ({"kind": "document", "name": "x.apk"}, "不支持的文件类型"),
+        ({"kind": "document", "name": "noext", "mime": "application/x-msdownload"}, "不支持"),
+        ({"kind": "document", "name": None, "mime": None}, "不支持的文件类型"),
+        ({"kind": "document", "name": "a.pdf", "size": 20 * 1024 * 1024 + 1}, "文件过大"),
+        ({"kind": "photo", "size": 30 * 1024 * 1024}, "不超过 20 MB"),
+    ],
+)
+def test_other_uploads_are_refused_with_a_reason(file: dict[str, object], words: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        check_upload(file)
+    assert words in err.value.message

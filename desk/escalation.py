@@ -274,6 +274,7 @@ async def _announce(
         action="escalate" if level else "urge",
         note=f"{label}：{reason}",
         data={"step": key, "level": level},
+        department_id=ticket.department_id,
     )
     if key == "urge":
         if dept_chat is not None:

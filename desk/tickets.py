@@ -58,6 +58,12 @@ SATISFACTION = {"m3": "满意", "m2": "基本满意", "m1": "不满意"}
 # ---------------------------------------------------------------- helpers
 
 
+def _working_hours(cfg: DeskConfig, ticket: Ticket, now: dt.datetime) -> float:
+    """Working hours on the ticket's current clock (pauses excluded), for the statistics."""
+    start = ticket.sla_start_at or ticket.created_at
+    return round(cfg.calendar.working_seconds_between(start, now) / 3600, 3)
+
+
 async def _event(
     ticket: Ticket,
     actor: Actor,
@@ -67,7 +73,9 @@ async def _event(
     to_status: str | None = None,
     note: str = "",
     data: dict[str, Any] | None = None,
+    department_id: int | None = None,
 ) -> None:
+    """Append to the ticket's log; ``department_id`` defaults to the department holding it."""
     await TicketEvent.create(
         ticket_id=ticket.id,
         actor_kind=actor.kind,
@@ -78,6 +86,7 @@ async def _event(
         to_status=to_status,
         note=note,
         data=data or {},
+        department_id=ticket.department_id if department_id is None else department_id,
     )
 
 
@@ -118,6 +127,7 @@ async def _move(
 ) -> None:
     """Apply a transition atomically (compare-and-set on the status) and log it."""
     old = ticket.status
+    holder = ticket.department_id  # who acted: the department before a transfer or return
     new = check(action, old)
     changes["status"] = new
     changes["updated_at"] = now
@@ -127,7 +137,14 @@ async def _move(
     for key, value in changes.items():
         setattr(ticket, key, value)
     await _event(
-        ticket, actor, action, from_status=old.value, to_status=new.value, note=note, data=data
+        ticket,
+        actor,
+        action,
+        from_status=old.value,
+        to_status=new.value,
+        note=note,
+        data=data,
+        department_id=holder,
     )
 
 
@@ -319,6 +336,7 @@ async def _open(cfg: DeskConfig, *, member: Member, text: str, channel: str) -> 
         text=text,
         department=dept if auto else None,
         status=status,
+        dispatched_at=now if auto else None,
         type=decision.type,
         urgent=decision.urgent,
         route_confidence=decision.confidence,
@@ -688,6 +706,7 @@ async def card_action(
                 note=f"分拨至{dept.short}",
                 data={"department": dept.code},
                 department_id=dept.id,
+                dispatched_at=ticket.dispatched_at or now,
             )
             ticket.department = dept
             await triage_card(
@@ -707,6 +726,7 @@ async def card_action(
                 claimed_by_id=actor.user_id,
                 claimed_by_name=actor.name,
                 claimed_at=now,
+                claim_hours=_working_hours(cfg, ticket, now),
             )
             await department_card(ticket, tz=cfg.tz, edit=True)
             await _tell_enterprise(cfg, ticket, "claimed")
@@ -993,8 +1013,14 @@ async def _return(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, reason: str)
 async def _resolve(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, result: str) -> None:
     now = cfg.now()
     extra: dict[str, Any] = {}
+    hours = _working_hours(cfg, ticket, now)
     if ticket.claimed_by_id is None:
-        extra = {"claimed_by_id": actor.user_id, "claimed_by_name": actor.name, "claimed_at": now}
+        extra = {
+            "claimed_by_id": actor.user_id,
+            "claimed_by_name": actor.name,
+            "claimed_at": now,
+            "claim_hours": hours,
+        }
     await _move(
         ticket,
         "resolve",
@@ -1003,6 +1029,7 @@ async def _resolve(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, result: str
         note=result[:500],
         result=result,
         resolved_at=now,
+        resolve_hours=hours,
         resolved_by_name=actor.name,
         rating_solved=None,
         rating_satisfaction=None,

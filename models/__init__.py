@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "models.routing",
     "models.calendar",
     "models.sla",
+    "models.staff",
 ]
 
 

@@ -53,3 +53,16 @@ class MessageLink(Model):
     class Meta:
         table = "message_link"
         unique_together = (("chat_id", "message_id"),)
+
+
+class OutboxFile(Model):
+    """A file an outbox message sends (a generated report), kept until it was delivered."""
+
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=128)
+    mime = fields.CharField(max_length=128)
+    data = fields.BinaryField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "outbox_file"

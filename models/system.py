@@ -48,3 +48,13 @@ class InboxUpdate(Model):
 
     class Meta:
         table = "inbox_update"
+
+
+class JobRun(Model):
+    """A scheduled job already done for its key (e.g. the daily digest of one group and day)."""
+
+    key = fields.CharField(max_length=96, primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "job_run"

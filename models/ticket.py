@@ -76,6 +76,9 @@ class Ticket(Model):
     rating_satisfaction = fields.CharField(max_length=8, null=True)
     rating_reason = fields.TextField(null=True)
     rated_at = fields.DatetimeField(null=True)
+    dispatched_at = fields.DatetimeField(null=True)  # first reached a department
+    claim_hours = fields.FloatField(null=True)  # working hours from the clock start to 认领
+    resolve_hours = fields.FloatField(null=True)  # working hours from the clock start to 办结
     reopen_count = fields.SmallIntField(default=0)
     close_reason = fields.CharField(max_length=16, null=True)
     closed_at = fields.DatetimeField(null=True)
@@ -84,6 +87,15 @@ class Ticket(Model):
 
     class Meta:
         table = "ticket"
+        # The statistics are range aggregates over these timestamps (desk/stats.py).
+        indexes = (
+            ("created_at",),
+            ("dispatched_at",),
+            ("claimed_at",),
+            ("resolved_at",),
+            ("rated_at",),
+            ("due_at",),
+        )
 
 
 class TicketEvent(Model):
@@ -103,10 +115,12 @@ class TicketEvent(Model):
     to_status = fields.CharField(max_length=16, null=True)
     note = fields.TextField(default="")
     data: dict = fields.JSONField(default=dict)
+    department_id = fields.IntField(null=True)  # the department holding the ticket when it acted
 
     class Meta:
         table = "ticket_event"
         ordering = ["id"]
+        indexes = (("action", "at"),)
 
 
 class TicketMessage(Model):

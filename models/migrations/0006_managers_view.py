@@ -1,0 +1,95 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise import fields
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    dependencies = [('desk', '0005_message_files')]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name='JobRun',
+            fields=[
+                ('key', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=96)),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'job_run', 'app': 'desk', 'pk_attr': 'key', 'table_description': 'A scheduled job already done for its key (e.g. the daily digest of one group and day).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='OutboxFile',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('name', fields.CharField(max_length=128)),
+                ('mime', fields.CharField(max_length=128)),
+                ('data', fields.BinaryField()),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'outbox_file', 'app': 'desk', 'pk_attr': 'id', 'table_description': 'A file an outbox message sends (a generated report), kept until it was delivered.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='RoleGrant',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('user_id', fields.BigIntField()),
+                ('role', fields.CharField(max_length=16)),
+                ('name', fields.CharField(default='', max_length=128)),
+                ('department_code', fields.CharField(null=True, max_length=16)),
+                ('granted_by', fields.BigIntField(null=True)),
+                ('granted_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'role_grant', 'app': 'desk', 'unique_together': (('user_id', 'role'),), 'pk_attr': 'id', 'table_description': 'One user holding one role (a revoked grant is deleted, the log keeps the history).'},
+            bases=['Model'],
+        ),
+        ops.AddField(
+            model_name='Ticket',
+            name='claim_hours',
+            field=fields.FloatField(null=True),
+        ),
+        ops.AddField(
+            model_name='Ticket',
+            name='dispatched_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Ticket',
+            name='resolve_hours',
+            field=fields.FloatField(null=True),
+        ),
+        ops.AddIndex(
+            model_name='Ticket',
+            index=Index(fields=['created_at']),
+        ),
+        ops.AddIndex(
+            model_name='Ticket',
+            index=Index(fields=['dispatched_at']),
+        ),
+        ops.AddIndex(
+            model_name='Ticket',
+            index=Index(fields=['claimed_at']),
+        ),
+        ops.AddIndex(
+            model_name='Ticket',
+            index=Index(fields=['resolved_at']),
+        ),
+        ops.AddIndex(
+            model_name='Ticket',
+            index=Index(fields=['rated_at']),
+        ),
+        ops.AddIndex(
+            model_name='Ticket',
+            index=Index(fields=['due_at']),
+        ),
+        ops.AddField(
+            model_name='TicketEvent',
+            name='department_id',
+            field=fields.IntField(null=True),
+        ),
+        ops.AddIndex(
+            model_name='TicketEvent',
+            index=Index(fields=['action', 'at']),
+        ),
+    ]

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from desk import escalation, tickets
+from desk import escalation, manage, tickets
 from desk.context import DeskConfig, utcnow
 from desk.routing import RouterHolder
 from desk.worktime import calendar_key, load_calendar, missing_years
@@ -97,6 +97,9 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                     closed = await tickets.close_unrated(cfg)
                     steps = await escalation.scan(cfg)
                     await escalation.warn_missing_calendar(cfg)
+                    digests = await manage.daily_digests(cfg)
+                    if digests and CHANNEL in app:
+                        app[CHANNEL].sender.wake()
                     if closed or steps:
                         log.info(
                             "scheduler: %d closed as 未评价, %d SLA steps: %s",
@@ -126,9 +129,24 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
             except Exception:
                 log.exception("refresh failed; keeping the current router and calendar")
 
+    async def reports() -> None:
+        # Briefings take seconds to build: requests wait in report_job, one at a time here.
+        while True:
+            try:
+                job = await manage.claim_report_job(now=cfg.now())
+                if job is not None:
+                    await manage.run_report_job(cfg, job)
+                    if CHANNEL in app:
+                        app[CHANNEL].sender.wake()
+                    continue
+            except Exception:
+                log.exception("building a report failed; it will be retried")
+            await asyncio.sleep(settings.report_interval)
+
     tasks = [
         asyncio.create_task(loop(), name="scheduler"),
         asyncio.create_task(reload_router(), name="router-refresh"),
+        asyncio.create_task(reports(), name="reports"),
     ]
     yield
     for task in tasks:

@@ -20,6 +20,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -29,7 +30,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from desk import outbox
-from handlers.render import Copy, Edit, Send, render
+from handlers.render import Copy, Document, Edit, Send, render
 from models.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -442,14 +443,25 @@ class Sender:
         await outbox.mark_sent(row, now=now(), link_ids=row.message_ids)
         return True
 
-    async def _execute(self, row: OutboxMessage, op: Send | Edit | Copy) -> int:
+    async def _execute(self, row: OutboxMessage, op: Send | Edit | Copy | Document) -> int:
         try:
             return await self._call(row, op)
         finally:  # reached Telegram or not, count the slot from the answer on
             await self.budget.settle(row.chat_id)
 
-    async def _call(self, row: OutboxMessage, op: Send | Edit | Copy) -> int:
+    async def _call(self, row: OutboxMessage, op: Send | Edit | Copy | Document) -> int:
         chat_id = row.chat_id
+        if isinstance(op, Document):
+            stored = await outbox.file(op.file_id)
+            if stored is None:  # cleaned up after an earlier delivery: nothing left to send
+                raise BadRequest("outbox file is gone")
+            doc = await self.bot.send_document(
+                chat_id=chat_id,
+                document=InputFile(stored.data, filename=stored.name),
+                caption=op.caption or None,
+                parse_mode=ParseMode.HTML,
+            )
+            return doc.message_id
         if isinstance(op, Edit):
             target = None
             if row.ticket_id is not None:

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     sender_interval: float = Field(default=0.5, gt=0, le=10)
     scheduler_interval: float = Field(default=60.0, gt=0)
     router_refresh_interval: float = Field(default=10.0, gt=0)
+    report_interval: float = Field(default=2.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
-from models.outbox import MessageLink, OutboxMessage, OutboxStatus
+from models.outbox import MessageLink, OutboxFile, OutboxMessage, OutboxStatus
 
 MAX_ATTEMPTS = 8
 
@@ -162,6 +162,11 @@ async def find_link(*, chat_id: int, ticket_id: int, role: str) -> int | None:
         .first()
     )
     return int(link.message_id) if link else None
+
+
+async def file(file_id: int) -> OutboxFile | None:
+    """A stored file an outbox message sends."""
+    return await OutboxFile.get_or_none(id=file_id)
 
 
 async def pending_count() -> int:

@@ -28,6 +28,7 @@ TRANSITIONS: dict[str, tuple[frozenset[S], S | None]] = {
     "cancel": (frozenset({S.TRIAGE}) | _OPEN_IN_DEPT, S.CANCELLED),
     "followup": (frozenset({S.TRIAGE, S.RESOLVED}) | _OPEN_IN_DEPT, None),
     "progress": (_OPEN_IN_DEPT, None),
+    "supervise": (frozenset({S.TRIAGE}) | _OPEN_IN_DEPT, None),
 }
 
 STATUS_LABELS: dict[S, str] = {
@@ -55,6 +56,7 @@ ACTION_LABELS: dict[str, str] = {
     "cancel": "撤销",
     "followup": "补充",
     "progress": "回复进展",
+    "supervise": "督办",
 }
 
 

@@ -51,7 +51,15 @@ class Copy:
     reply_role: str | None = None
 
 
-Op = Send | Edit | Copy
+@dataclass
+class Document:
+    """Send a stored file (``OutboxFile``), e.g. the monthly briefing, with a caption."""
+
+    file_id: int
+    caption: str
+
+
+Op = Send | Edit | Copy | Document
 
 
 @dataclass
@@ -414,6 +422,168 @@ def _card_digest(p: dict[str, Any]) -> list[Op]:
     return [Send(text=text, buttons=rows)]
 
 
+# ---------------------------------------------------------------- managers
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _stats(p: dict[str, Any]) -> list[Op]:
+    f = p["figures"]
+    lines = [
+        T.STATS_HEAD.format(label=escape(p["label"]), scope=escape(p["scope"])),
+        T.STATS_COUNTS.format(**f),
+        T.STATS_RATES.format(
+            response=_pct(f["response_rate"]),
+            resolution=_pct(f["resolution_rate"]),
+            satisfaction=_pct(f["satisfaction_rate"]),
+        ),
+        T.STATS_MORE.format(
+            on_time=_pct(f["on_time_rate"]),
+            reopen=_pct(f["reopen_rate"]),
+            returned=_pct(f["return_rate"]),
+        ),
+        T.STATS_HOURS.format(
+            claim=_hours(f["avg_claim_hours"]), resolve=_hours(f["avg_resolve_hours"])
+        ),
+    ]
+    if p.get("code"):
+        lines.append(T.STATS_DEPT_NOW.format(open=p["open"], late=p["open_overdue"]))
+    lines.append(T.STATS_FOOT)
+    return [Send(text="\n".join(lines))]
+
+
+def _rank(p: dict[str, Any]) -> list[Op]:
+    lines = [T.RANK_HEAD.format(label=escape(p["label"]))]
+    unranked = []
+    n = 0
+    for r in p["rows"]:
+        if r["score"] is None:
+            unranked.append(escape(r["name"]))
+            continue
+        n += 1
+        lines.append(
+            T.RANK_ROW.format(
+                n=n,
+                name=escape(r["name"]),
+                score=_pct(r["score"]),
+                response=_pct(r["response_rate"]),
+                resolution=_pct(r["resolution_rate"]),
+                satisfaction=_pct(r["satisfaction_rate"]),
+                on_time=_pct(r["on_time_rate"]),
+                dispatched=r["dispatched"],
+            )
+        )
+    if n == 0:
+        lines.append(T.RANK_EMPTY)
+    if unranked:
+        lines.append(T.RANK_UNRANKED.format(names="、".join(unranked)))
+    lines.append(T.RANK_FOOT)
+    return [Send(text="\n".join(lines))]
+
+
+def _overdue_list(p: dict[str, Any]) -> list[Op]:
+    items = p["items"]
+    if not items:
+        return [Send(text=T.OVERDUE_NONE)]
+    lines = [T.OVERDUE_HEAD.format(total=p["total"], overdue=p["overdue"])]
+    rows: Buttons = []
+    for i, it in enumerate(items, 1):
+        state = (T.OVERDUE_LATE if it["late"] else T.OVERDUE_SOON).format(hours=it["hours"])
+        lines.append(
+            T.OVERDUE_ROW.format(
+                i=i,
+                ref=it["ref"],
+                urgent="🚨" if it.get("urgent") else "",
+                department=escape(it["department"]),
+                status_label=it["status_label"],
+                deadline=it["deadline"],
+                state=state,
+                level=T.LEVEL_MARK.format(level=it["level"]) if it.get("level") else "",
+            )
+        )
+        rows.append(
+            [(T.BTN["supervise"].format(ref=it["ref"]), cb.manage(it["ticket_id"], "sup"))]
+        )
+    if p["total"] > len(items):
+        lines.append(T.OVERDUE_MORE.format(n=p["total"] - len(items)))
+    return [Send(text="\n".join(lines), buttons=rows)]
+
+
+def _supervision(p: dict[str, Any]) -> list[Op]:
+    text = T.SUPERVISION.format(
+        ref=p["ref"],
+        department=escape(p["department"]),
+        by=escape(p["by"]),
+        deadline=p["deadline"],
+        state="已超期" if p.get("late") else "即将到期",
+        status_label=p["status_label"],
+        text=escape(_clip(p.get("text") or "", 200)),
+    )
+    return [Send(text=text, reply_role=p.get("reply_role"))]
+
+
+def _timeline(p: dict[str, Any]) -> list[Op]:
+    head = T.TIMELINE_HEAD.format(
+        ref=p["ref"],
+        urgent="｜紧急" if p.get("urgent") else "",
+        type=p["type"],
+        department=escape(p["department"]),
+        status_label=p["status_label"],
+        enterprise=escape(p["enterprise"]),
+        deadline=p["deadline"],
+    )
+    lines = [
+        T.TIMELINE_ROW.format(
+            at=e["at"],
+            who=escape(e["who"] or "系统"),
+            what=escape(e["what"]),
+            note=("：" + escape(e["note"])) if e.get("note") else "",
+        )
+        for e in p["events"]
+    ]
+    body = "\n".join(lines) or "（暂无记录）"
+    text = head + "\n" + body
+    if _u16(text) <= LIMIT:
+        return [Send(text=text)]
+    # A long history: the newest entries fit, the rest are counted.
+    kept: list[str] = []
+    for line in reversed(lines):
+        if _u16(head) + _u16("\n".join([line, *kept])) > LIMIT - 100:
+            break
+        kept.insert(0, line)
+    skipped = len(lines) - len(kept)
+    return [Send(text=head + "\n" + T.TIMELINE_SKIPPED.format(n=skipped) + "\n".join(kept))]
+
+
+def _daily_digest(p: dict[str, Any]) -> list[Op]:
+    lines = [
+        T.DAILY_HEAD.format(date=p["date"], department=escape(p["department"])),
+        T.DAILY_COUNTS.format(
+            open=p["open"], unclaimed=p["unclaimed"], today=p["today"], late=p["late"]
+        ),
+    ]
+    for it in p.get("items") or []:
+        lines.append(
+            T.DAILY_ROW.format(
+                ref=it["ref"],
+                status_label=it["status_label"],
+                deadline=it["deadline"],
+                mark="⚠️已超期" if it["late"] else "今日到期",
+            )
+        )
+    return [Send(text="\n".join(lines))]
+
+
+def _document(p: dict[str, Any]) -> list[Op]:
+    return [Document(file_id=int(p["file_id"]), caption=escape(p.get("caption") or ""))]
+
+
 def _card_ops(lines: list[str], p: dict[str, Any], rows: Buttons, role: str = "card") -> list[Op]:
     head = "\n".join(lines) + "\n"
     body = p.get("text") or ""
@@ -564,6 +734,15 @@ _RENDERERS: dict[str, Any] = {
     "card": _card,
     "triage_card": _triage_card,
     "card_digest": _card_digest,
+    "stats": _stats,
+    "rank": _rank,
+    "overdue_list": _overdue_list,
+    "supervision": _supervision,
+    "timeline": _timeline,
+    "daily_digest": _daily_digest,
+    "document": _document,
+    "grant_usage": _fixed(T.GRANT_USAGE),
+    "manager_help": _fixed(T.MANAGER_HELP),
     "followup": _followup,
     "copy": _copy,
     "progress_ok": _fmt(T.PROGRESS_OK),

@@ -23,10 +23,10 @@ from telegram.ext import (
     filters,
 )
 
-from desk import escalation, intake, registration, tickets
+from desk import escalation, intake, manage, registration, tickets
 from desk.actors import Actor
 from desk.context import DeskConfig
-from desk.errors import AlreadyProcessed, DeskError
+from desk.errors import AlreadyProcessed, DeskError, InvalidInput
 from desk.refs import find_ref
 
 from . import callbacks as cb
@@ -263,6 +263,81 @@ async def group_message(update: Update, context: Ctx) -> None:
     )
 
 
+# ---------------------------------------------------------------- managers (any chat)
+
+
+def _args(context: Ctx) -> list[str]:
+    return list(context.args or [])
+
+
+@edge
+async def grant_role(update: Update, context: Ctx) -> None:
+    """``/grant ROLE`` or ``/revoke ROLE`` in reply to the user's message (admins only)."""
+    msg = update.effective_message
+    chat = update.effective_chat
+    assert msg is not None and chat is not None and msg.text is not None
+    target = msg.reply_to_message.from_user if msg.reply_to_message else None
+    args = _args(context)
+    if target is None or target.is_bot or len(args) != 1:
+        await tickets.say(chat_id=chat.id, kind="grant_usage")
+        return
+    action = manage.revoke if msg.text.lstrip("/").lower().startswith("revoke") else manage.grant
+    await action(
+        _cfg(context),
+        actor=_actor(update),
+        role=args[0],
+        user_id=target.id,
+        name=(target.full_name or str(target.id))[:128],
+    )
+
+
+@edge
+async def stats_command(update: Update, context: Ctx) -> None:
+    args = _args(context)
+    await manage.show_stats(_cfg(context), actor=_actor(update), period=args[0] if args else None)
+
+
+@edge
+async def dept_command(update: Update, context: Ctx) -> None:
+    args = _args(context)
+    if not args:
+        raise InvalidInput("用法：/dept 部门代码 [today|week|month|2026-11]，例如 /dept TAX month")
+    await manage.show_stats(
+        _cfg(context),
+        actor=_actor(update),
+        department=args[0],
+        period=args[1] if len(args) > 1 else "month",
+    )
+
+
+@edge
+async def rank_command(update: Update, context: Ctx) -> None:
+    args = _args(context)
+    await manage.show_rank(_cfg(context), actor=_actor(update), period=args[0] if args else None)
+
+
+@edge
+async def overdue_command(update: Update, context: Ctx) -> None:
+    await manage.show_overdue(_cfg(context), actor=_actor(update))
+
+
+@edge
+async def ticket_command(update: Update, context: Ctx) -> None:
+    args = _args(context)
+    ref = find_ref(args[0]) if args else None
+    if ref is None:
+        raise InvalidInput("用法：/ticket 工单编号，例如 /ticket TD20261129-0001")
+    await manage.show_ticket(_cfg(context), actor=_actor(update), ref=ref)
+
+
+@edge
+async def report_command(update: Update, context: Ctx) -> None:
+    args = _args(context)
+    await manage.request_report(
+        _cfg(context), actor=_actor(update), period=args[0] if args else None
+    )
+
+
 # ---------------------------------------------------------------- buttons
 
 
@@ -316,6 +391,8 @@ async def _dispatch(cfg: DeskConfig, actor: Actor, data: cb.Callback) -> str:
         )
     if data.scope == "c" and private:
         return await tickets.cancel_ticket(cfg, actor=actor, ticket_id=data.id)
+    if data.scope == "m" and data.action == "sup":
+        return await manage.supervise(cfg, actor=actor, ticket_id=data.id)
     raise DeskError("无效的操作。")
 
 
@@ -329,6 +406,19 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
     groups = filters.ChatType.GROUPS
     # Edited messages are ignored everywhere: a request is what was sent, not what it became.
     new = filters.UpdateType.MESSAGE
+
+    # Managers' commands work in any chat; each checks the role itself.
+    for name, callback in (
+        ("grant", grant_role),
+        ("revoke", grant_role),
+        ("stats", stats_command),
+        ("overdue", overdue_command),
+        ("rank", rank_command),
+        ("dept", dept_command),
+        ("ticket", ticket_command),
+        ("report", report_command),
+    ):
+        app.add_handler(CommandHandler(name, callback, filters=new))
 
     # Private chat: commands first, then contact/files, then plain text, then unknown commands.
     app.add_handler(CommandHandler("start", start, filters=private & new))

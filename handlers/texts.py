@@ -29,6 +29,7 @@ BTN = {
     "digest_claim": "✋ 认领 {ref}",
     "digest_pick": "🗂 分拨 {ref}",
     "digest_show": "详情",
+    "supervise": "📮 督办 {ref}",
 }
 
 REG_STEPS = {
@@ -179,3 +180,64 @@ EXTENSION_DECIDED_OK = "✅ 工单 <b>{ref}</b> 的延期申请已批准，新�
 EXTENSION_DECIDED_NO = "❌ 工单 <b>{ref}</b> 的延期申请已被驳回，请按原时限 {deadline} 办结。"
 EXTENDED = "⏳ 工单 <b>{ref}</b> 的办理时限已延长至 {deadline}，感谢您的耐心。"
 LEADER_USAGE = "用法：管理员回复（引用）部门负责人的一条消息，发送 /leader。"
+
+
+# ---------------------------------------------------------------- managers
+
+STATS_HEAD = "📊 <b>{label}</b> 工单统计（{scope}）"
+STATS_COUNTS = (
+    "受理 {received}｜派发 {dispatched}｜认领 {claimed}｜办结 {resolved}\n"
+    "期内到期未按时办结 {overdue}｜当前超期在办 {open_overdue}"
+)
+STATS_RATES = "响应率 {response}｜解决率 {resolution}｜满意率 {satisfaction}"
+STATS_MORE = "按时办结率 {on_time}｜重办率 {reopen}｜退回率 {returned}"
+STATS_HOURS = "平均认领 {claim} 工时｜平均办结 {resolve} 工时"
+STATS_DEPT_NOW = "当前在办 {open} 件，其中超期 {late} 件"
+STATS_FOOT = "口径：响应率=按时认领/派发；解决率、满意率按回访评价计；“—”表示期内无数据。"
+RANK_HEAD = "🏆 <b>{label}</b> 部门考核排名（三率均值）"
+RANK_ROW = (
+    "{n}. <b>{name}</b> {score}\n"
+    "    响应 {response}｜解决 {resolution}｜满意 {satisfaction}"
+    "｜按时 {on_time}｜派发 {dispatched}"
+)
+RANK_EMPTY = "本期尚无可排名的部门。"
+RANK_UNRANKED = "本期无工单（不参与排名）：{names}"
+RANK_FOOT = "综合分为响应率、解决率、满意率中有数据各项的平均值。"
+OVERDUE_NONE = "✅ 当前没有超期或24小时内到期的在办工单。"
+OVERDUE_HEAD = "⏰ <b>超期及临期工单</b>（共 {total} 件，其中已超期 {overdue} 件）"
+OVERDUE_ROW = (
+    "{i}. {urgent}<b>{ref}</b>｜{department}｜{status_label}{level}\n    时限 {deadline}，{state}"
+)
+OVERDUE_LATE = "已超期 {hours} 工时"
+OVERDUE_SOON = "剩余 {hours} 工时"
+OVERDUE_MORE = "……另有 {n} 件未列出。"
+LEVEL_MARK = "｜升级{level}级"
+SUPERVISION = (
+    "📮 <b>督办单</b> {ref}\n"
+    "承办部门：{department}\n"
+    "督办人：{by}\n"
+    "办理时限：{deadline}（{state}，当前{status_label}）\n"
+    "诉求：{text}\n"
+    "请承办部门抓紧办理，并于今日内在工单卡片下回复办理进展。"
+)
+TIMELINE_HEAD = (
+    "🗂 <b>{ref}</b>{urgent}｜{type}｜{department}｜{status_label}\n"
+    "企业：{enterprise}\n时限：{deadline}\n办理过程："
+)
+TIMELINE_ROW = "{at} {who} {what}{note}"
+TIMELINE_SKIPPED = "（较早的 {n} 条记录从略）\n"
+DAILY_HEAD = "☀️ <b>{date} 工单日报</b>｜{department}"
+DAILY_COUNTS = "在办 {open} 件：待认领 {unclaimed}，今日到期 {today}，已超期 {late}"
+DAILY_ROW = "· <b>{ref}</b> {status_label}，时限 {deadline}（{mark}）"
+GRANT_USAGE = (
+    "用法：回复某位用户的消息并发送 /grant manager（授予管理人员角色）；/revoke manager 收回。"
+)
+MANAGER_HELP = (
+    "管理人员命令：\n"
+    "/stats [today|week|month|2026-11] 统计与三率\n"
+    "/overdue 超期及临期工单（可督办）\n"
+    "/rank [2026-11] 部门考核排名\n"
+    "/dept 部门代码 [期间] 部门情况\n"
+    "/ticket 工单编号 办理过程\n"
+    "/report [2026-11] 月度营商环境简报（Word）及工单明细（Excel）"
+)

@@ -58,3 +58,26 @@ class JobRun(Model):
 
     class Meta:
         table = "job_run"
+
+
+class ReportJob(Model):
+    """A document someone asked for (the monthly briefing), built by a background worker.
+
+    Building takes seconds, so it is not done while handling the request: the request is stored
+    here (nothing lost if the process stops) and the finished file goes out through the outbox.
+    """
+
+    id = fields.IntField(primary_key=True)
+    chat_id = fields.BigIntField()
+    user_id = fields.BigIntField(null=True)
+    kind = fields.CharField(max_length=16, default="briefing")
+    period = fields.CharField(max_length=16)  # YYYY-MM
+    status = fields.CharField(max_length=10, default="pending", db_index=True)
+    attempts = fields.SmallIntField(default=0)
+    locked_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    done_at = fields.DatetimeField(null=True)
+    error = fields.TextField(null=True)
+
+    class Meta:
+        table = "report_job"

@@ -31,6 +31,24 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='ReportJob',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('chat_id', fields.BigIntField()),
+                ('user_id', fields.BigIntField(null=True)),
+                ('kind', fields.CharField(default='briefing', max_length=16)),
+                ('period', fields.CharField(max_length=16)),
+                ('status', fields.CharField(default='pending', db_index=True, max_length=10)),
+                ('attempts', fields.SmallIntField(default=0)),
+                ('locked_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('done_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('error', fields.TextField(null=True, unique=False)),
+            ],
+            options={'table': 'report_job', 'app': 'desk', 'pk_attr': 'id', 'table_description': 'A document someone asked for (the monthly briefing), built by a background worker.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='RoleGrant',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),

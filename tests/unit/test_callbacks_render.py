@@ -29,7 +29,7 @@ def visible(text: str) -> str:
 
 
 def op_text(op: R.Op) -> str:
-    return op.caption if isinstance(op, R.Copy) else op.text
+    return op.caption if isinstance(op, R.Copy | R.Document) else op.text
 
 
 def buttons(op: R.Op) -> list[tuple[str, str]]:
@@ -327,6 +327,66 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("extension_decided", dict(ext, approved=False, reply_role="card")),
         ("extension_sent", ext),
         ("extended", base),
+        *manager_cases(base, user),
+    ]
+
+
+def manager_cases(base: dict[str, Any], user: str) -> list[tuple[str, dict[str, Any]]]:
+    from desk.stats import Figures
+
+    figures = Figures(received=3, dispatched=2, responded=1, resolved=1).as_dict()
+    empty = Figures().as_dict()
+    rank_row = {"code": "TAX", "name": user, "score": 0.5, **figures}
+    item = {
+        "ticket_id": 42,
+        "ref": REF,
+        "department": user,
+        "status_label": "办理中",
+        "deadline": base["deadline"],
+        "late": True,
+        "hours": 3.5,
+        "urgent": True,
+        "level": 1,
+    }
+    event = {"at": "11-30 09:00", "who": user, "what": "督办", "note": user}
+    return [
+        ("stats", {"label": "今日（11月30日）", "scope": user, "figures": figures}),
+        (
+            "stats",
+            {
+                "label": "本月",
+                "scope": user,
+                "figures": empty,
+                "code": "TAX",
+                "open": 2,
+                "open_overdue": 1,
+            },
+        ),
+        ("rank", {"label": "2026年11月", "rows": [rank_row, dict(rank_row, score=None)]}),
+        ("rank", {"label": "2026年11月", "rows": []}),
+        (
+            "overdue_list",
+            {"items": [item, dict(item, late=False, level=0)], "total": 30, "overdue": 12},
+        ),
+        ("overdue_list", {"items": [], "total": 0, "overdue": 0}),
+        ("supervision", dict(item, by=user, text=user, reply_role="card")),
+        ("timeline", dict(base, events=[event] * 3)),
+        ("timeline", dict(base, events=[dict(event, note=user * 20)] * 400)),
+        (
+            "daily_digest",
+            {
+                "date": "11月30日",
+                "department": user,
+                "open": 3,
+                "unclaimed": 1,
+                "today": 1,
+                "late": 1,
+                "items": [item],
+            },
+        ),
+        ("document", {"file_id": 5, "name": "a.docx", "caption": user}),
+        ("grant_usage", {}),
+        ("manager_help", {}),
     ]
 
 
@@ -346,12 +406,12 @@ def test_every_kind_renders(kind: str, params: dict[str, Any]) -> None:
         text = op_text(op)
         assert text.strip()
         assert "{" not in text and "}" not in text, "unfilled template field"
-        assert utf16_len(text) <= (1024 if isinstance(op, R.Copy) else R.LIMIT)
+        assert utf16_len(text) <= (1024 if isinstance(op, R.Copy | R.Document) else R.LIMIT)
         for label, data in buttons(op):
             assert label
             assert len(data.encode()) <= 64
             assert cb.parse(data) is not None, data
-    if kind not in {"copy", "copy_progress"}:
+    if kind not in {"copy", "copy_progress", "document"}:
         assert all(isinstance(op, R.Send | R.Edit) for op in ops)
 
 
@@ -382,6 +442,9 @@ def test_user_text_is_escaped(kind: str, params: dict[str, Any]) -> None:
         "card",
         "triage_card",
         "card_digest",
+        "supervision",
+        "timeline",
+        "rank",
         "followup",
         "ask_resolve",
         "bound",

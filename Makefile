@@ -15,7 +15,7 @@ UV_RUN := uv run --frozen
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x tests/desk"`.
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync init run test lint bench makemigrations
+.PHONY: help uv system sync init run test lint bench makemigrations
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -31,7 +31,21 @@ uv: ## install uv if it is missing
 		echo "error: uv is still not on PATH; install it (https://docs.astral.sh/uv/) and retry" >&2; \
 		exit 1; }
 
-sync: uv ## install the locked dependencies into .venv (dev tools included)
+# Debian packages used at run time: a Chinese font for the briefing's charts. Installed when
+# missing and we may (root with apt-get); otherwise a warning says what to install.
+SYSTEM_PACKAGES := fonts-wqy-microhei
+system: ## install the Debian packages the desk needs (a CJK font), when missing and root
+	@if find /usr/share/fonts /usr/local/share/fonts -iname '*wqy*' -o -iname '*cjk*' 2>/dev/null | grep -q .; then \
+		:; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing $(SYSTEM_PACKAGES) (a Chinese font for the charts of the monthly briefing)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null \
+			|| { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; }; \
+	else \
+		echo "warning: no Chinese font found: the briefing's charts will lack Chinese labels; install $(SYSTEM_PACKAGES) (Debian) or fonts-noto-cjk" >&2; \
+	fi
+
+sync: uv system ## install the locked dependencies into .venv (dev tools included)
 	uv sync --frozen
 
 init: sync ## create or migrate the schema, load default departments (idempotent)

@@ -42,6 +42,24 @@ log = logging.getLogger(__name__)
 # (bench/outbox.py: 8-14 429s per run with neither).
 MARGIN = 0.05
 
+# A claimed row is leased for LEASE seconds. A row is never sent with less than LEASE_GUARD left
+# (a send takes at most PTB's timeouts, 3 x 5 s): once a lease could run out mid-send, another
+# worker may take the row, so this worker leaves it alone instead of sending it twice.
+LEASE = 30.0
+LEASE_GUARD = 16.0
+BATCH = 10
+# The longest this worker waits for a chat's slot while holding a batch; a longer wait puts the
+# row back (with its progress) so the lease never runs out while waiting.
+MAX_WAIT = 1.1
+
+
+class _Later(Exception):
+    """The chat is not ready for the next part for ``delay`` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"not ready for {delay:.1f}s")
+        self.delay = delay
+
 
 class RateLimiter:
     """Sliding-window limits per bot, per group and per chat (in this process)."""
@@ -345,9 +363,11 @@ class Sender:
 
     async def drain_once(self) -> bool:
         """One pass over deliverable rows. Returns True when something was sent."""
-        rows = await outbox.claim_batch(now=self.clock(), limit=30)
+        rows = await outbox.claim_batch(now=self.clock(), limit=BATCH, lease_seconds=LEASE)
         sent = False
         for row in rows:
+            if not self._lease_left(row):
+                continue  # the lease may run out mid-send: leave it to whoever takes it next
             if self._stopping:
                 # Leave it for the next start: put it back untouched.
                 await outbox.mark_retry(
@@ -356,7 +376,7 @@ class Sender:
                 continue
             merge = await self._should_merge(row)
             wait = await self.budget.take(row.chat_id)
-            while 0 < wait < 1.1:
+            while 0 < wait < MAX_WAIT:
                 await asyncio.sleep(wait)
                 wait = await self.budget.take(row.chat_id)
             if wait > 0:  # this chat is not ready yet: defer it without holding up the others
@@ -379,11 +399,18 @@ class Sender:
         spare = await self.budget.group_remaining(row.chat_id) - outbox.DIGEST_HEADROOM
         return behind + 1 > spare
 
-    async def _wait_for_slot(self, chat_id: int) -> None:
-        for _ in range(600):  # bounded: the per-group window is at most a minute
-            wait = await self.budget.take(chat_id)
+    def _lease_left(self, row: OutboxMessage) -> bool:
+        until = row.locked_until
+        return until is None or (until - self.clock()).total_seconds() >= LEASE_GUARD
+
+    async def _wait_for_slot(self, row: OutboxMessage) -> None:
+        """A slot for the next part of ``row`` within ``MAX_WAIT``, or ``_Later``."""
+        while True:
+            wait = await self.budget.take(row.chat_id)
             if wait <= 0:
                 return
+            if wait >= MAX_WAIT or self._stopping or not self._lease_left(row):
+                raise _Later(max(wait, 0.0))
             await asyncio.sleep(wait)
 
     async def deliver(
@@ -406,13 +433,20 @@ class Sender:
                     "outbox: %d cards merged into one digest for %s", len(digest), row.chat_id
                 )
                 return True
+            first = True  # the first part sent now uses the slot taken before delivery
             for index, op in enumerate(ops):
                 if index < row.parts_done:
                     continue  # sent before a crash or a retry: never twice
-                if index > 0:  # the first part's slot was taken before delivery
-                    await self._wait_for_slot(row.chat_id)
+                if not first:
+                    await self._wait_for_slot(row)
+                first = False
                 message_id = await self._execute(row, op)
                 await outbox.mark_part_sent(row, message_id)
+        except _Later as later:  # the parts sent so far are recorded; the rest follows later
+            await outbox.mark_retry(
+                row, now=now(), delay=later.delay, error="rate limited", count_attempt=False
+            )
+            return True
         except RetryAfter as exc:
             await outbox.release(merged)
             delay = float(

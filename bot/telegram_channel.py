@@ -168,31 +168,48 @@ class TelegramChannel:
                 pass
 
     async def _store(self, payload: dict[str, Any]) -> None:
-        """Store one update durably, sharing a transaction with updates arriving meanwhile.
+        """Store one update durably, sharing a write with updates arriving meanwhile.
 
-        Group commit: concurrent webhook requests wait a couple of milliseconds and are written
-        in one transaction; each request is answered only after that transaction commits.
+        Group commit without a timer: the first update starts a flush at once, and updates
+        arriving while that write is in flight go together into the next one, so batches grow
+        with the load by themselves and nothing waits on a clock when the desk is quiet. Each
+        request is answered only after the statement holding its row has committed.
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._batch.append((payload, future))
-        if len(self._batch) == 1:
+        if len(self._batch) == 1:  # no flush running: it runs while the batch is not empty
             asyncio.create_task(self._flush())  # noqa: RUF006 - awaited through the futures
         await future
 
     async def _flush(self) -> None:
-        await asyncio.sleep(0.002)
-        batch, self._batch = self._batch, []
+        """Write the waiting updates, again and again until none is left.
+
+        The rows being written stay at the head of ``self._batch`` until their write ends, so
+        that ``_store`` starts no second flush meanwhile: one write at a time, in arrival order.
+        """
         try:
-            await inbox.store_many([payload for payload, _ in batch])
-        except Exception as exc:
-            for _, future in batch:
+            await asyncio.sleep(0)  # requests read in this same loop turn join the first write
+            while self._batch:
+                batch = self._batch[:]
+                try:
+                    await inbox.store_many([payload for payload, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_result(None)
+                    self._inbox_wake.set()
+                del self._batch[: len(batch)]
+        except BaseException as exc:  # cancelled (shutdown): nobody is left waiting forever
+            for _, future in self._batch:
                 if not future.done():
-                    future.set_exception(exc)
-            return
-        for _, future in batch:
-            if not future.done():
-                future.set_result(None)
-        self._inbox_wake.set()
+                    future.set_exception(exc if isinstance(exc, Exception)
+                                         else ConnectionError("intake stopped"))
+            self._batch.clear()
+            raise
 
     async def _poll(self) -> None:
         offset: int | None = None

@@ -11,10 +11,11 @@ retry change nothing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
-from tortoise import connections
-from tortoise.exceptions import IntegrityError
+from tortoise import connections, timezone
+from tortoise.backends.base.executor import BaseExecutor
 from tortoise.expressions import Q
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
@@ -66,39 +67,122 @@ def chat_of(payload: dict[str, Any]) -> int | None:
 
 async def store(payload: dict[str, Any], *, channel: str = "telegram") -> bool:
     """Store a raw update. Returns False when it was stored before (a redelivery)."""
-    update_id = int(payload["update_id"])
-    try:
-        async with in_transaction():
-            await InboxUpdate.create(
-                key=f"tg:{update_id}",
-                channel=channel,
-                update_id=update_id,
-                chat_id=chat_of(payload),
-                payload=payload,
-            )
-    except IntegrityError:
-        return False
-    return True
+    return await _insert([payload], channel=channel) == 1
 
 
-async def store_many(payloads: list[dict[str, Any]], *, channel: str = "telegram") -> None:
-    """Store several raw updates in one transaction (group commit); redeliveries are ignored."""
-    rows = [
-        InboxUpdate(
-            key=f"tg:{int(p['update_id'])}",
-            channel=channel,
-            update_id=int(p["update_id"]),
-            chat_id=chat_of(p),
-            payload=p,
+async def store_many(
+    payloads: list[dict[str, Any]],
+    *,
+    channel: str = "telegram",
+    texts: list[str] | None = None,
+) -> None:
+    """Store several raw updates at once (group commit); redeliveries are ignored.
+
+    ``texts``, when given, are the payloads' JSON as received (``texts[i]`` encodes
+    ``payloads[i]``), stored as they are instead of being encoded again.
+    """
+    await _insert(payloads, channel=channel, texts=texts)
+
+
+# SQLite rows per INSERT statement: 8 parameters a row stays far below its limit of 32766
+# bound parameters. (PostgreSQL takes columns as arrays: one statement whatever the count.)
+_ROWS_PER_STATEMENT = 500
+_COLUMNS = '"key","channel","update_id","chat_id","payload","status","attempts","received_at"'
+# (Counted through RETURNING: Tortoise reads the OID of an "INSERT 0 n" tag as the count.)
+_INSERT_PG = f"""
+WITH added AS (
+    INSERT INTO inbox_update ({_COLUMNS})
+    SELECT k, $5::varchar, u, c, p::jsonb, 'pending', 0, $6::timestamptz
+    FROM unnest($1::varchar[], $2::bigint[], $3::bigint[], $4::text[]) AS t(k, u, c, p)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) AS n FROM added
+"""
+
+
+async def _insert(
+    payloads: list[dict[str, Any]], *, channel: str, texts: list[str] | None = None
+) -> int:
+    """Insert updates with ``INSERT … ON CONFLICT DO NOTHING``; returns how many were new.
+
+    This is the acknowledgement path of every webhook request. The ORM's ``bulk_create``
+    builds a model instance per row and wraps the statement in BEGIN/COMMIT round trips, which
+    cost more than the write itself; one multi-row statement is one round trip, atomic and
+    committed on its own. Same columns and encodings as the model (the payload through the
+    field's own JSON encoder, unless the received text is given).
+    """
+    if not payloads:
+        return 0
+    if texts is not None and len(texts) != len(payloads):
+        raise ValueError("texts must match payloads one to one")
+    conn = connections.get("default")
+    dialect = conn.capabilities.dialect
+    numbered = conn.executor_class.parameter is BaseExecutor.parameter  # $1 (asyncpg), not %s
+    if dialect != "sqlite" and not (dialect == "postgres" and numbered):
+        return await _insert_orm(payloads, channel=channel)
+    encode = InboxUpdate._meta.fields_map["payload"].encoder  # type: ignore[attr-defined]
+    keys, update_ids, chats = [], [], []
+    for payload in payloads:
+        update_id = int(payload["update_id"])
+        keys.append(f"tg:{update_id}")
+        update_ids.append(update_id)
+        chats.append(chat_of(payload))
+    if texts is None:
+        texts = [encode(payload) for payload in payloads]
+    now = timezone.now()
+    if dialect == "postgres":
+        (row,) = await conn.execute_query_dict(
+            _INSERT_PG, [keys, update_ids, chats, texts, channel, now]
         )
-        for p in payloads
+        return int(row["n"])
+    rows = [
+        (key, channel, update_id, chat, text, "pending", 0, now)
+        for key, update_id, chat, text in zip(keys, update_ids, chats, texts, strict=True)
     ]
+    if len(rows) <= _ROWS_PER_STATEMENT:
+        added, _ = await conn.execute_query(_insert_sqlite(len(rows)), _flat(rows))
+        return int(added)
+    added = 0
+    async with in_transaction() as tx:  # several statements: still all or nothing
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            chunk = rows[start : start + _ROWS_PER_STATEMENT]
+            count, _ = await tx.execute_query(_insert_sqlite(len(chunk)), _flat(chunk))
+            added += int(count)
+    return added
+
+
+def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
+    return [value for row in rows for value in row]
+
+
+@functools.lru_cache(maxsize=_ROWS_PER_STATEMENT)
+def _insert_sqlite(rows: int) -> str:
+    values = ",".join(["(?,?,?,?,?,?,?,?)"] * rows)
+    return f"INSERT INTO inbox_update ({_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING"
+
+
+async def _insert_orm(payloads: list[dict[str, Any]], *, channel: str) -> int:
+    """The same through the ORM, for a backend without the fast path (not SQLite or asyncpg)."""
+    added = 0
     async with in_transaction():
-        await InboxUpdate.bulk_create(rows, ignore_conflicts=True)
+        for payload in payloads:
+            update_id = int(payload["update_id"])
+            _, created = await InboxUpdate.get_or_create(
+                key=f"tg:{update_id}",
+                defaults={
+                    "channel": channel,
+                    "update_id": update_id,
+                    "chat_id": chat_of(payload),
+                    "payload": payload,
+                },
+            )
+            added += created
+    return added
 
 
 async def claim(
-    *, now: dt.datetime, limit: int = 50, lease_seconds: float = 120
+    *, now: dt.datetime, limit: int = 20, lease_seconds: float = 20
 ) -> list[InboxUpdate]:
     """Lease the oldest pending update of each chat (and updates without a chat)."""
     lease = now + dt.timedelta(seconds=lease_seconds)

@@ -74,7 +74,7 @@ async def test_a_dead_worker_lease_expires_and_failures_retry_then_park(db: str)
 async def test_two_workers_never_take_the_same_update(db: str) -> None:
     for uid in range(30, 60):
         await inbox.store(msg(uid, 700 + uid))
-    a, b = await asyncio.gather(inbox.claim(now=NOW), inbox.claim(now=NOW))
+    a, b = await asyncio.gather(inbox.claim(now=NOW, limit=30), inbox.claim(now=NOW, limit=30))
     ids_a, ids_b = {r.update_id for r in a}, {r.update_id for r in b}
     assert not ids_a & ids_b
     assert len(ids_a | ids_b) == 30

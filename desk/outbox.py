@@ -35,7 +35,7 @@ WITH heads AS (
     SELECT o.id FROM outbox o JOIN heads h ON h.id = o.id
     WHERE (o.status = 'pending' AND (o.not_before IS NULL OR o.not_before <= $2))
        OR (o.status = 'sending' AND o.locked_until < $2)
-    ORDER BY o.id
+    ORDER BY o.chat_id < 0 DESC, o.id
     LIMIT $3
     FOR UPDATE OF o SKIP LOCKED
 )
@@ -52,6 +52,9 @@ async def claim_batch(
 ) -> list[OutboxMessage]:
     """Lease up to ``limit`` deliverable rows (the head of each chat's queue), oldest first.
 
+    Groups come first: a card reaching the department is what starts the response clock's
+    work, and groups have their own (per-minute) limits; private chats follow in order.
+
     Two processes can never take the same row: PostgreSQL skips rows another claim holds
     locked, SQLite takes each row with a compare-and-set update on its status and lease.
     """
@@ -60,7 +63,10 @@ async def claim_batch(
     if conn.capabilities.dialect == "postgres":
         rows = await conn.execute_query_dict(_CLAIM_PG, [channel, now, limit, lease])
         ids = [int(r["id"]) for r in rows]
-        return await OutboxMessage.filter(id__in=ids).order_by("id") if ids else []
+        if not ids:
+            return []
+        taken = await OutboxMessage.filter(id__in=ids)
+        return sorted(taken, key=lambda r: (r.chat_id >= 0, r.id))  # groups first
     due = (
         Q(status=OutboxStatus.PENDING, not_before__isnull=True)
         | Q(status=OutboxStatus.PENDING, not_before__lte=now)
@@ -79,9 +85,9 @@ async def claim_batch(
     ]
     if not heads:
         return []
-    candidates = (
-        await OutboxMessage.filter(due, channel=channel, id__in=heads).order_by("id").limit(limit)
-    )
+    eligible = OutboxMessage.filter(due, channel=channel, id__in=heads)
+    candidates = await eligible.filter(chat_id__lt=0).order_by("id").limit(limit)
+    candidates += await eligible.filter(chat_id__gte=0).order_by("id").limit(limit)
     taken: list[OutboxMessage] = []
     for row in candidates:
         won = await OutboxMessage.filter(

@@ -87,14 +87,15 @@ class Ticket(Model):
 
     class Meta:
         table = "ticket"
-        # The statistics are range aggregates over these timestamps (desk/stats.py).
+        # The statistics are range aggregates over these timestamps (desk/stats.py). Each index
+        # also holds what its query groups and filters on, so PostgreSQL answers from the index
+        # alone (bench/reports.py: a month of a 1M-ticket table in ~100 ms instead of ~600 ms).
         indexes = (
-            ("created_at",),
-            ("dispatched_at",),
-            ("claimed_at",),
-            ("resolved_at",),
-            ("rated_at",),
-            ("due_at",),
+            ("created_at", "department_id", "id"),
+            ("dispatched_at", "department_id", "status", "claimed_at", "response_due_at", "id"),
+            ("claimed_at", "department_id", "claim_hours", "id"),
+            ("resolved_at", "department_id", "status", "due_at", "resolve_hours", "id"),
+            ("due_at", "department_id", "status", "resolved_at", "id"),
         )
 
 
@@ -120,7 +121,8 @@ class TicketEvent(Model):
     class Meta:
         table = "ticket_event"
         ordering = ["id"]
-        indexes = (("action", "at"),)
+        # A ticket's history; the statistics' events use a partial index (migration 0006).
+        indexes = (("ticket_id", "id"),)
 
 
 class TicketMessage(Model):

@@ -66,6 +66,13 @@ async def test_claim_takes_only_the_head_of_each_chat(db: str) -> None:
     assert [r.id for r in again] == [a2.id]
 
 
+async def test_group_heads_come_before_older_private_ones(db: str) -> None:
+    private = [await enqueue(chat_id=10 + i, kind="x") for i in range(3)]
+    group = await enqueue(chat_id=C, kind="card")
+    taken = await outbox.claim_batch(now=NOW, limit=2)
+    assert [r.id for r in taken] == [group.id, private[0].id]
+
+
 async def test_claim_respects_limit_and_channel(db: str) -> None:
     rows = [await enqueue(chat_id=10 + i, kind="x") for i in range(5)]
     web = await enqueue(chat_id=99, kind="x", channel="web")

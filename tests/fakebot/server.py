@@ -25,6 +25,18 @@ Simulated users (:meth:`FakeBotAPI.user_sends`, :meth:`FakeBotAPI.user_presses`)
 updates that are queued for ``getUpdates`` (polling mode) or POSTed to the webhook URL
 (webhook mode, after ``setWebhook``).
 
+Webhook delivery has two modes:
+    * direct (the default): ``user_sends`` POSTs the update once and waits for the answer;
+      a failed delivery is recorded (:attr:`FakeBotAPI.webhook_deliveries`) and not retried.
+    * Telegram-like (``FakeBotAPI(webhook_retry=True)``): updates are queued and ``user_sends``
+      returns at once. Each queued update is POSTed until the receiver answers 2xx; anything
+      else (connection refused or reset, a timeout, 5xx, 4xx) is retried with exponential
+      backoff. At most ``max_connections`` POSTs are in flight at once (the ``setWebhook``
+      parameter, default 40, as on Telegram). :attr:`FakeBotAPI.webhook_targets` can list
+      several receiver URLs that stand in for one public address behind a load balancer:
+      every attempt goes to the next one, round-robin, whatever URL the bot set.
+      :meth:`FakeBotAPI.wait_webhook_idle` waits until every queued update was acknowledged.
+
 Deliberate simplifications:
     * Texts are stored exactly as sent (HTML tags included); ``SentMessage.plain_text`` gives
       a tag-stripped version. No entities are computed for bot messages.
@@ -32,7 +44,10 @@ Deliberate simplifications:
       ``<``) and a Telegram-like ``400 Bad Request: can't parse entities`` is returned on
       errors. MarkdownV2 is not validated.
     * Privacy mode is not simulated: every group message is delivered to the bot.
-    * Webhook deliveries are not retried on failure.
+    * Direct webhook deliveries (the default) are not retried on failure; see above for the
+      Telegram-like mode that retries them.
+    * Telegram-like webhook delivery retries each update on its own (Telegram may hold back
+      later updates while one fails) and never gives up unless ``webhook_max_attempts`` is set.
 """
 
 from __future__ import annotations
@@ -286,6 +301,9 @@ class WebhookDelivery:
         secret: Value of the ``X-Telegram-Bot-Api-Secret-Token`` header, or ``None`` if absent.
         status: HTTP status of the receiver, or ``0`` if the connection failed.
         error: Error text for failed connections.
+        attempt: 1 for the first POST of this update, 2 for its first retry, and so on
+            (Telegram-like mode; direct POSTs are always 1).
+        ts: ``time.monotonic()`` when the answer (or the failure) came.
     """
 
     url: str
@@ -293,6 +311,8 @@ class WebhookDelivery:
     secret: str | None
     status: int
     error: str | None = None
+    attempt: int = 1
+    ts: float = 0.0
 
 
 @dataclass
@@ -412,6 +432,13 @@ class FakeBotAPI:
             defaults to ``"member"``.
         blocked_chats: Chat ids for which sending returns ``403 Forbidden`` (see :meth:`block`).
         files: Known files by ``file_id`` (``{"data": bytes, "file_path": str, ...}``).
+        webhook_retry: Whether webhook delivery is Telegram-like (queued and retried).
+        webhook_targets: Receiver URLs used instead of :attr:`webhook_url` (round-robin per
+            attempt), to stand for several workers behind one public address; ``None`` =
+            POST to :attr:`webhook_url`.
+        webhook_max_connections: ``max_connections`` of the last ``setWebhook`` (default 40).
+        webhook_acked: How many 2xx answers each ``update_id`` got (Telegram-like mode).
+        webhook_dropped: Updates given up after ``webhook_max_attempts`` (Telegram-like mode).
     """
 
     def __init__(
@@ -422,6 +449,12 @@ class FakeBotAPI:
         first_name: str = "Teda Desk",
         *,
         strict_html: bool = True,
+        webhook_retry: bool = False,
+        webhook_retry_delay: float = 0.1,
+        webhook_retry_max_delay: float = 2.0,
+        webhook_timeout: float = 10.0,
+        webhook_max_attempts: int | None = None,
+        first_update_id: int = 10_000,
     ) -> None:
         """Create the fake (not started yet).
 
@@ -431,6 +464,15 @@ class FakeBotAPI:
             username: Bot username without ``@``.
             first_name: Bot first name.
             strict_html: Validate ``parse_mode="HTML"`` texts and reject bad markup with 400.
+            webhook_retry: Telegram-like webhook delivery (queued, retried until 2xx, at most
+                ``max_connections`` at once); ``False`` keeps the direct, single POST.
+            webhook_retry_delay: First backoff delay in seconds (Telegram-like mode).
+            webhook_retry_max_delay: Backoff ceiling in seconds (Telegram-like mode).
+            webhook_timeout: Seconds to wait for the receiver's answer to one POST.
+            webhook_max_attempts: Give an update up after this many POSTs (Telegram-like
+                mode; ``None`` = retry until acknowledged). Given-up updates are listed in
+                :attr:`webhook_dropped`.
+            first_update_id: ``update_id`` of the first simulated update.
         """
         self.token = token
         prefix = token.split(":", 1)[0]
@@ -450,9 +492,23 @@ class FakeBotAPI:
         self.member_status: dict[tuple[int, int], str] = {}
         self.blocked_chats: set[int] = set()
         self.files: dict[str, JSONDict] = {}
+        self.webhook_retry = webhook_retry
+        self.webhook_retry_delay = webhook_retry_delay
+        self.webhook_retry_max_delay = webhook_retry_max_delay
+        self.webhook_timeout = webhook_timeout
+        self.webhook_max_attempts = webhook_max_attempts
+        self.webhook_targets: list[str] | None = None
+        self.webhook_max_connections = 40
+        self.webhook_acked: dict[int, int] = {}
+        self.webhook_dropped: list[JSONDict] = []
 
         self._updates: list[JSONDict] = []
-        self._update_ids = itertools.count(10_000)
+        self._update_ids = itertools.count(first_update_id)
+        self._webhook_queue: dict[int, JSONDict] = {}  # queued and not yet acknowledged
+        self._webhook_tasks: set[asyncio.Task[None]] = set()
+        self._webhook_slots = asyncio.Semaphore(self.webhook_max_connections)
+        self._webhook_idle = asyncio.Condition()
+        self._webhook_rr = itertools.count()
         self._allowed_updates: list[str] | None = None
         self._poll_generation = 0
         self._updates_cond = asyncio.Condition()
@@ -502,6 +558,12 @@ class FakeBotAPI:
         self._closing = True
         async with self._updates_cond:
             self._updates_cond.notify_all()
+        tasks = list(self._webhook_tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -950,6 +1012,8 @@ class FakeBotAPI:
         self.drop_pending_history.append(None if drop is None else bool(drop))
         if drop:
             self._updates.clear()
+            for task in list(self._webhook_tasks):
+                task.cancel()
 
     async def _api_setWebhook(self, params: JSONDict) -> bool:
         url = params.get("url")
@@ -963,6 +1027,14 @@ class FakeBotAPI:
         self.webhook_allowed_updates = allowed if isinstance(allowed, list) else None
         if isinstance(allowed, list):
             self._allowed_updates = [str(item) for item in allowed]
+        connections = _as_int(params.get("max_connections"))
+        if connections is not None and not 1 <= connections <= 100:
+            raise _bad_request("bad webhook: max_connections must be between 1 and 100")
+        connections = connections or 40
+        if connections != self.webhook_max_connections:
+            # Deliveries in flight finish on the old limit; new attempts use the new one.
+            self.webhook_max_connections = connections
+            self._webhook_slots = asyncio.Semaphore(connections)
         return True
 
     async def _api_deleteWebhook(self, params: JSONDict) -> bool:
@@ -975,8 +1047,8 @@ class FakeBotAPI:
         info: JSONDict = {
             "url": self.webhook_url,
             "has_custom_certificate": False,
-            "pending_update_count": len(self._updates),
-            "max_connections": 40,
+            "pending_update_count": len(self._updates) + len(self._webhook_queue),
+            "max_connections": self.webhook_max_connections,
         }
         if self.webhook_allowed_updates is not None:
             info["allowed_updates"] = self.webhook_allowed_updates
@@ -1299,7 +1371,9 @@ class FakeBotAPI:
         return full
 
     async def _deliver(self, update: JSONDict) -> JSONDict:
-        if self.webhook_url:
+        if self.webhook_url and self.webhook_retry:
+            self._queue_webhook(update)
+        elif self.webhook_url:
             await self.post_webhook(update)
         else:
             async with self._updates_cond:
@@ -1450,17 +1524,20 @@ class FakeBotAPI:
         update: JSONDict,
         secret: str | None = _USE_STORED_SECRET,
         url: str | None = None,
+        *,
+        attempt: int = 1,
     ) -> int:
-        """POST an update to the webhook like Telegram does.
+        """POST an update to the webhook once, like Telegram does (no retry).
 
         Args:
             update: The update JSON.
             secret: ``X-Telegram-Bot-Api-Secret-Token`` header value; defaults to the stored
                 secret, ``None`` omits the header.
             url: Target URL; defaults to the stored webhook URL.
+            attempt: Attempt number recorded in :attr:`webhook_deliveries`.
 
         Returns:
-            The receiver's HTTP status, or ``0`` if the connection failed.
+            The receiver's HTTP status, or ``0`` if the connection failed or timed out.
         """
         target = url or self.webhook_url
         if not target:
@@ -1471,17 +1548,95 @@ class FakeBotAPI:
         headers = {"Content-Type": "application/json"}
         if header_secret is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = header_secret
-        delivery = WebhookDelivery(target, update, header_secret, 0)
+        delivery = WebhookDelivery(target, update, header_secret, 0, attempt=attempt)
         try:
             async with self._session.post(
-                target, data=json.dumps(update), headers=headers
+                target,
+                data=json.dumps(update),
+                headers=headers,
+                timeout=ClientTimeout(total=self.webhook_timeout),
             ) as response:
                 await response.read()
                 delivery.status = response.status
         except (ClientError, OSError, TimeoutError) as exc:
             delivery.error = repr(exc)
+        delivery.ts = time.monotonic()
         self.webhook_deliveries.append(delivery)
         return delivery.status
+
+    # ------------------------------------------------------------------ Telegram-like webhooks
+
+    def _webhook_target(self) -> str | None:
+        """The URL of the next attempt (round-robin over the targets), or ``None`` (no webhook)."""
+        if not self.webhook_url:
+            return None
+        targets = self.webhook_targets or [self.webhook_url]
+        return targets[next(self._webhook_rr) % len(targets)]
+
+    def _queue_webhook(self, update: JSONDict) -> None:
+        self._webhook_queue[_update_id(update)] = update
+        task = asyncio.create_task(self._webhook_deliver(update), name="fakebot-webhook")
+        self._webhook_tasks.add(task)
+        task.add_done_callback(self._webhook_tasks.discard)
+
+    async def _webhook_deliver(self, update: JSONDict) -> None:
+        """POST one queued update until it is acknowledged (2xx), with backoff between tries."""
+        update_id = _update_id(update)
+        delay = self.webhook_retry_delay
+        attempt = 0
+        try:
+            while not self._closing:
+                slots = self._webhook_slots
+                async with slots:
+                    target = self._webhook_target()
+                    if target is None:
+                        # The webhook was deleted: Telegram keeps the update for getUpdates.
+                        async with self._updates_cond:
+                            self._updates.append(update)
+                            self._updates.sort(key=_update_id)
+                            self._updates_cond.notify_all()
+                        return
+                    attempt += 1
+                    status = await self.post_webhook(update, url=target, attempt=attempt)
+                if 200 <= status < 300:
+                    self.webhook_acked[update_id] = self.webhook_acked.get(update_id, 0) + 1
+                    return
+                if self.webhook_max_attempts is not None and attempt >= self.webhook_max_attempts:
+                    self.webhook_dropped.append(update)
+                    return
+                await asyncio.sleep(delay)
+                delay = min(self.webhook_retry_max_delay, delay * 2)
+        finally:
+            self._webhook_queue.pop(update_id, None)
+            async with self._webhook_idle:
+                self._webhook_idle.notify_all()
+
+    @property
+    def webhook_pending(self) -> list[JSONDict]:
+        """Queued webhook updates not acknowledged yet (Telegram-like mode), oldest first."""
+        return [self._webhook_queue[key] for key in sorted(self._webhook_queue)]
+
+    async def wait_webhook_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Wait until every queued webhook update has been acknowledged (or given up).
+
+        Args:
+            timeout: Seconds to wait.
+
+        Raises:
+            TimeoutError: Updates are still queued after ``timeout`` (their ids are listed).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with self._webhook_idle:
+            while self._webhook_queue:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"{len(self._webhook_queue)} webhook updates still unacknowledged "
+                        f"after {timeout}s: {sorted(self._webhook_queue)[:20]}"
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._webhook_idle.wait(), remaining)
 
     # ------------------------------------------------------------------ inspection
 

@@ -378,3 +378,206 @@ async def test_raw_updates_and_conflicting_pollers(fake: FakeBotAPI, bot: Bot) -
         with pytest.raises(Conflict, match="terminated by other getUpdates"):
             await asyncio.wait_for(first, 3)
         assert await second == ()
+
+
+# ---------------------------------------------------------------- Telegram-like webhook delivery
+
+
+class Receiver:
+    """A webhook receiver on its own port whose answers the test scripts.
+
+    ``script`` is consumed one entry per request: an HTTP status, ``"drop"`` (abort the
+    connection without answering) or ``"slow"`` (answer 200 after ``slow_seconds``); once it is
+    empty every request gets 200. Each request's update id is recorded with the answer given.
+    """
+
+    def __init__(
+        self,
+        script: list[int | str] | None = None,
+        slow_seconds: float = 0.0,
+        gauge: dict[str, int] | None = None,
+    ) -> None:
+        self.script = list(script or [])
+        self.slow_seconds = slow_seconds
+        self.log: list[tuple[int, int | str]] = []
+        # Requests in progress now and at most, shared by receivers given the same dict.
+        self.gauge = gauge if gauge is not None else {"active": 0, "max": 0}
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self._runner: web.AppRunner | None = None
+
+    async def _receive(self, request: web.Request) -> web.StreamResponse:
+        update = await request.json()
+        step = self.script.pop(0) if self.script else 200
+        self.log.append((int(update["update_id"]), step))
+        self.gauge["active"] += 1
+        self.gauge["max"] = max(self.gauge["max"], self.gauge["active"])
+        try:
+            if step == "drop":
+                assert request.transport is not None
+                request.transport.abort()
+                raise ConnectionResetError("dropped by the test receiver")
+            if step == "slow":
+                await asyncio.sleep(self.slow_seconds)
+                return web.Response(status=200)
+            return web.Response(status=int(step))
+        finally:
+            self.gauge["active"] -= 1
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._receive)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def acked(self) -> list[int]:
+        return [uid for uid, step in self.log if step in (200, "slow")]
+
+
+@pytest.fixture
+async def retrying() -> AsyncIterator[FakeBotAPI]:
+    """A fake that delivers webhooks like Telegram: queued, retried quickly until 2xx."""
+    async with FakeBotAPI(
+        webhook_retry=True, webhook_retry_delay=0.02, webhook_retry_max_delay=0.1
+    ) as server:
+        yield server
+
+
+async def test_retrying_webhook_redelivers_until_acknowledged(retrying: FakeBotAPI) -> None:
+    fake = retrying
+    receiver = Receiver(script=[503, "drop", 500, 403])
+    await receiver.start()
+    try:
+        async with Bot(fake.token, base_url=fake.base_url) as bot:
+            assert await bot.set_webhook(receiver.url, secret_token="s3cret")
+        update = await fake.user_sends(ALICE, text="keeps coming back")
+        # Queued, not delivered synchronously.
+        assert fake.webhook_pending == [update]
+        await fake.wait_webhook_idle(timeout=5)
+        uid = update["update_id"]
+        assert [step for _, step in receiver.log] == [503, "drop", 500, 403, 200]
+        assert receiver.acked() == [uid]
+        assert fake.webhook_acked == {uid: 1}
+        attempts = [(d.attempt, d.status) for d in fake.webhook_deliveries]
+        assert attempts == [(1, 503), (2, 0), (3, 500), (4, 403), (5, 200)]
+        assert all(d.secret == "s3cret" for d in fake.webhook_deliveries)
+        assert fake.webhook_pending == []
+    finally:
+        await receiver.stop()
+
+
+async def test_retrying_webhook_survives_a_receiver_that_is_down(retrying: FakeBotAPI) -> None:
+    fake = retrying
+    receiver = Receiver()
+    async with Bot(fake.token, base_url=fake.base_url) as bot:
+        assert await bot.set_webhook(receiver.url, secret_token="s3cret")
+        sent = [await fake.user_sends(ALICE, text=f"while down {i}") for i in range(3)]
+        # Nobody listens yet: connection refused, retried.
+        for _ in range(200):
+            if len(fake.webhook_deliveries) >= 6:
+                break
+            await asyncio.sleep(0.01)
+        assert fake.webhook_deliveries and all(d.status == 0 for d in fake.webhook_deliveries)
+        assert (await bot.get_webhook_info()).pending_update_count == 3
+        await receiver.start()
+        try:
+            await fake.wait_webhook_idle(timeout=5)
+            assert sorted(receiver.acked()) == [u["update_id"] for u in sent]
+            assert (await bot.get_webhook_info()).pending_update_count == 0
+        finally:
+            await receiver.stop()
+
+
+async def test_retrying_webhook_times_out_slow_receivers(fake: FakeBotAPI) -> None:
+    async with FakeBotAPI(
+        webhook_retry=True, webhook_retry_delay=0.02, webhook_timeout=0.2
+    ) as slow_fake:
+        receiver = Receiver(script=["slow"], slow_seconds=1.0)
+        await receiver.start()
+        try:
+            async with Bot(slow_fake.token, base_url=slow_fake.base_url) as bot:
+                assert await bot.set_webhook(receiver.url, secret_token="s3cret")
+            update = await slow_fake.user_sends(ALICE, text="slow")
+            await slow_fake.wait_webhook_idle(timeout=5)
+            statuses = [d.status for d in slow_fake.webhook_deliveries]
+            assert statuses == [0, 200]  # the first POST timed out and was sent again
+            assert "Timeout" in (slow_fake.webhook_deliveries[0].error or "")
+            assert slow_fake.webhook_acked == {update["update_id"]: 1}
+        finally:
+            await receiver.stop()
+
+
+async def test_retrying_webhook_round_robin_and_max_connections(retrying: FakeBotAPI) -> None:
+    fake = retrying
+    gauge = {"active": 0, "max": 0}
+    first = Receiver(slow_seconds=0.05, gauge=gauge)
+    second = Receiver(slow_seconds=0.05, gauge=gauge)
+    first.script = ["slow"] * 20
+    second.script = ["slow"] * 20
+    await first.start()
+    await second.start()
+    try:
+        # The bot sets its public URL; the "load balancer" spreads POSTs over two workers.
+        fake.webhook_targets = [first.url, second.url]
+        async with Bot(fake.token, base_url=fake.base_url) as bot:
+            assert await bot.set_webhook(
+                "https://desk.example.org/hook", secret_token="s3cret", max_connections=3
+            )
+            assert (await bot.get_webhook_info()).max_connections == 3
+        sent = [await fake.user_sends(ALICE, text=f"m{i}") for i in range(20)]
+        await fake.wait_webhook_idle(timeout=10)
+        assert len(first.acked()) == len(second.acked()) == 10
+        assert sorted(first.acked() + second.acked()) == [u["update_id"] for u in sent]
+        assert gauge["max"] == 3  # concurrent, never more than max_connections at once
+        assert {d.url for d in fake.webhook_deliveries} == {first.url, second.url}
+        # One worker goes away: the retries land on the other one, nothing is lost.
+        await second.stop()
+        more = [await fake.user_sends(ALICE, text=f"n{i}") for i in range(6)]
+        await fake.wait_webhook_idle(timeout=10)
+        assert set(first.acked()) >= {u["update_id"] for u in more}
+        assert set(fake.webhook_acked) == {u["update_id"] for u in sent + more}
+        assert all(count == 1 for count in fake.webhook_acked.values())
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_retrying_webhook_pending_updates_on_delete_and_drop(retrying: FakeBotAPI) -> None:
+    fake = retrying
+    async with Bot(fake.token, base_url=fake.base_url) as bot:
+        url = f"http://127.0.0.1:{_free_port()}/hook"  # nobody listens: stays pending
+        assert await bot.set_webhook(url, secret_token="s3cret")
+        kept = await fake.user_sends(ALICE, text="kept for getUpdates")
+        await asyncio.sleep(0.05)
+        assert fake.webhook_pending == [kept]
+        # Deleting the webhook keeps undelivered updates for getUpdates, like Telegram.
+        assert await bot.delete_webhook()
+        await fake.wait_webhook_idle(timeout=5)
+        assert [u.update_id for u in await bot.get_updates()] == [kept["update_id"]]
+        assert await bot.set_webhook(url, secret_token="s3cret")
+        await fake.user_sends(ALICE, text="dropped")
+        await asyncio.sleep(0.05)
+        assert len(fake.webhook_pending) == 1
+        assert await bot.set_webhook(url, secret_token="s3cret", drop_pending_updates=True)
+        await fake.wait_webhook_idle(timeout=5)
+        assert fake.webhook_pending == [] and fake.webhook_acked == {}
+
+
+async def test_retrying_webhook_can_give_up(fake: FakeBotAPI) -> None:
+    async with FakeBotAPI(
+        webhook_retry=True, webhook_retry_delay=0.01, webhook_max_attempts=3
+    ) as limited:
+        async with Bot(limited.token, base_url=limited.base_url) as bot:
+            assert await bot.set_webhook(
+                f"http://127.0.0.1:{_free_port()}/hook", secret_token="s3cret"
+            )
+        update = await limited.user_sends(ALICE, text="nobody home")
+        await limited.wait_webhook_idle(timeout=5)
+        assert [d.attempt for d in limited.webhook_deliveries] == [1, 2, 3]
+        assert limited.webhook_dropped == [update]

@@ -65,8 +65,8 @@ async def claim_batch(
         ids = [int(r["id"]) for r in rows]
         if not ids:
             return []
-        taken = await OutboxMessage.filter(id__in=ids)
-        return sorted(taken, key=lambda r: (r.chat_id >= 0, r.id))  # groups first
+        leased = await OutboxMessage.filter(id__in=ids)
+        return sorted(leased, key=lambda r: (r.chat_id >= 0, r.id))  # groups first
     due = (
         Q(status=OutboxStatus.PENDING, not_before__isnull=True)
         | Q(status=OutboxStatus.PENDING, not_before__lte=now)

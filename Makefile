@@ -15,7 +15,7 @@ UV_RUN := uv run --frozen
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x tests/desk"`.
 PYTEST_ARGS ?=
 
-.PHONY: help uv system sync init run test lint bench makemigrations
+.PHONY: help uv system test-system sync init run test lint bench makemigrations
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -45,6 +45,21 @@ system: ## install the Debian packages the desk needs (a CJK font), when missing
 		echo "warning: no Chinese font found: the briefing's charts will lack Chinese labels; install $(SYSTEM_PACKAGES) (Debian) or fonts-noto-cjk" >&2; \
 	fi
 
+# Debian packages only the tests need: Chromium, driven headless by Playwright for the admin-web
+# tests (tests/admin). Playwright's own browser download is never used (`playwright install`
+# fetches from outside the package registries): the tests launch /usr/bin/chromium.
+TEST_SYSTEM_PACKAGES := chromium
+test-system: ## install the Debian packages the tests need (Chromium), when missing and root
+	@if command -v chromium >/dev/null 2>&1; then \
+		:; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing $(TEST_SYSTEM_PACKAGES) (headless browser for the admin-web tests)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(TEST_SYSTEM_PACKAGES) >/dev/null \
+			|| { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(TEST_SYSTEM_PACKAGES) >/dev/null; }; \
+	else \
+		echo "warning: chromium not found: the admin-web tests will fail under DESK_REQUIRE_SERVICES=1; install $(TEST_SYSTEM_PACKAGES) (Debian)" >&2; \
+	fi
+
 sync: uv system ## install the locked dependencies into .venv (dev tools included)
 	uv sync --frozen
 
@@ -59,7 +74,7 @@ run: init ## README quick start: install, init, run the service desk (SQLite unl
 # unreachable service into a failure. (`make test DESK_REQUIRE_SERVICES=0` lets them skip.)
 # pytest's exit code 5 ("no tests ran") is a failure here, with a message saying so.
 test: export DESK_REQUIRE_SERVICES := 1
-test: sync ## README quick start: install and run the whole test suite (needs PostgreSQL and Redis)
+test: sync test-system ## README quick start: install and run the whole test suite (needs PostgreSQL and Redis)
 	@echo "DESK_REQUIRE_SERVICES=$$DESK_REQUIRE_SERVICES $(UV_RUN) pytest $(PYTEST_ARGS)"
 	@status=0; $(UV_RUN) pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ "$$status" -eq 5 ]; then \

@@ -161,24 +161,36 @@ def pick_texts(route: Any, codes: list[str]) -> dict[str, list[str]]:
 async def seed(n: int, texts: dict[str, list[str]], groups: dict[str, int]) -> list[int]:
     """Bind the groups, register ``n`` enterprises with one pending draft each; draft ids."""
     await GroupBinding.bulk_create(
-        [GroupBinding(code=code, chat_id=chat, title=f"{code}工单群", bound_by=ADMIN_ID)
-         for code, chat in groups.items()]
+        [
+            GroupBinding(code=code, chat_id=chat, title=f"{code}工单群", bound_by=ADMIN_ID)
+            for code, chat in groups.items()
+        ]
     )
     await Enterprise.bulk_create(
         [Enterprise(name=f"泰达压测{i:05d}有限公司") for i in range(n)], batch_size=500
     )
     ents = await Enterprise.all().order_by("id").values_list("id", flat=True)
     await Member.bulk_create(
-        [Member(enterprise_id=eid, tg_user_id=700_000 + i, chat_id=700_000 + i,
-                contact_name=f"联系人{i}", phone=f"139{i:08d}") for i, eid in enumerate(ents)],
+        [
+            Member(
+                enterprise_id=eid,
+                tg_user_id=700_000 + i,
+                chat_id=700_000 + i,
+                contact_name=f"联系人{i}",
+                phone=f"139{i:08d}",
+            )
+            for i, eid in enumerate(ents)
+        ],
         batch_size=500,
     )
     members = await Member.all().order_by("id").values_list("id", flat=True)
     codes = sorted(c for c in texts if texts[c])
     cycle = {c: itertools.cycle(texts[c]) for c in codes}
     await Draft.bulk_create(
-        [Draft(member_id=mid, text=next(cycle[codes[i % len(codes)]]))
-         for i, mid in enumerate(members)],
+        [
+            Draft(member_id=mid, text=next(cycle[codes[i % len(codes)]]))
+            for i, mid in enumerate(members)
+        ],
         batch_size=500,
     )
     return list(await Draft.all().order_by("id").values_list("id", flat=True))
@@ -188,20 +200,34 @@ def confirm(draft_id: int, user_id: int, bot: dict[str, Any]) -> dict[str, Any]:
     """The callback_query update of an enterprise pressing 确认 under its draft."""
     user = {"id": user_id, "is_bot": False, "first_name": "企业"}
     message = {
-        "message_id": 2, "date": int(time.time()), "from": bot, "text": "请确认",
+        "message_id": 2,
+        "date": int(time.time()),
+        "from": bot,
+        "text": "请确认",
         "chat": {"id": user_id, "type": "private", "first_name": "企业"},
     }
-    return {"callback_query": {"id": f"cbq-{draft_id}", "from": user, "message": message,
-                               "chat_instance": f"ci{user_id}", "data": f"d:{draft_id}:ok"}}
+    return {
+        "callback_query": {
+            "id": f"cbq-{draft_id}",
+            "from": user,
+            "message": message,
+            "chat_instance": f"ci{user_id}",
+            "data": f"d:{draft_id}:ok",
+        }
+    }
 
 
-async def run_step(backend: str, db_url: str, redis_url: str | None, rate: int,
-                   args: argparse.Namespace) -> Step:
+async def run_step(
+    backend: str, db_url: str, redis_url: str | None, rate: int, args: argparse.Namespace
+) -> Step:
     step = Step(backend=backend, rate=rate)
     n = step.messages = int(rate * args.duration)
     token_id = random.randint(10**9, 2 * 10**9)
-    fake = FakeBotAPI(token=f"{token_id}:BENCH", webhook_retry=True,
-                      first_update_id=random.randint(10**9, 2 * 10**9))
+    fake = FakeBotAPI(
+        token=f"{token_id}:BENCH",
+        webhook_retry=True,
+        first_update_id=random.randint(10**9, 2 * 10**9),
+    )
     await fake.start()
     limits = _strict_limits()(fake)
     fake.add_method("sendMessage", limits)
@@ -219,10 +245,15 @@ async def run_step(backend: str, db_url: str, redis_url: str | None, rate: int,
     port = _free_port()
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=db_url, redis_url=redis_url, telegram_token=fake.token,
-        telegram_api_url=fake.base_url, admin_ids=frozenset({ADMIN_ID}),
-        http_host="127.0.0.1", http_port=port,
-        webhook_url=f"http://127.0.0.1:{port}/tg/hook", webhook_secret=SECRET,
+        database_url=db_url,
+        redis_url=redis_url,
+        telegram_token=fake.token,
+        telegram_api_url=fake.base_url,
+        admin_ids=frozenset({ADMIN_ID}),
+        http_host="127.0.0.1",
+        http_port=port,
+        webhook_url=f"http://127.0.0.1:{port}/tg/hook",
+        webhook_secret=SECRET,
         scheduler_interval=3600,
     )
     app = create_app(settings)
@@ -231,8 +262,9 @@ async def run_step(backend: str, db_url: str, redis_url: str | None, rate: int,
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         route = app[CONFIG].router.route
-        codes = list(await Department.filter(active=True).order_by("id")
-                     .values_list("code", flat=True))
+        codes = list(
+            await Department.filter(active=True).order_by("id").values_list("code", flat=True)
+        )
         groups = {code: -1_001_000_000_000 - i for i, code in enumerate(codes)}
         groups["TRIAGE"] = TRIAGE_CHAT
         drafts = await seed(n, pick_texts(route, codes), groups)
@@ -254,8 +286,12 @@ async def run_step(backend: str, db_url: str, redis_url: str | None, rate: int,
         deadline = time.monotonic() + args.drain
         while True:
             created = await Ticket.all().count()
-            seen = {r for chat in chats for m in fake.sent(chat)
-                    for r in REF.findall(m.plain_text or "")}
+            seen = {
+                r
+                for chat in chats
+                for m in fake.sent(chat)
+                for r in REF.findall(m.plain_text or "")
+            }
             if (created >= n and len(seen) >= n) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
@@ -266,10 +302,10 @@ async def run_step(backend: str, db_url: str, redis_url: str | None, rate: int,
                 for ref in REF.findall(m.plain_text or ""):
                     first[ref] = min(first.get(ref, math.inf), m.ts)
         tickets = dict(await Ticket.all().values_list("id", "ref"))
-        created_at = {ref: at.timestamp()
-                      for ref, at in await Ticket.all().values_list("ref", "created_at")}
-        triage = set(await Ticket.filter(department_id__isnull=True)
-                     .values_list("ref", flat=True))
+        created_at = {
+            ref: at.timestamp() for ref, at in await Ticket.all().values_list("ref", "created_at")
+        }
+        triage = set(await Ticket.filter(department_id__isnull=True).values_list("ref", flat=True))
         step.triaged = len(triage)
         ref_of = {d: tickets.get(t) for d, t in await Draft.all().values_list("id", "ticket_id")}
         arrivals: list[tuple[float, int]] = []
@@ -319,8 +355,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _forget_redis(url: str, token_id: int, update_ids: list[int], *,
-                        holder: str | None = None) -> None:
+async def _forget_redis(
+    url: str, token_id: int, update_ids: list[int], *, holder: str | None = None
+) -> None:
     """Delete this run's keys (its token's send budget, processed-update markers, and the
     scheduler lease if this run's desk holds it)."""
     from redis.asyncio import Redis
@@ -333,7 +370,7 @@ async def _forget_redis(url: str, token_id: int, update_ids: list[int], *,
         keys = [k async for k in client.scan_iter(match=f"desk:send:{token_id}:*")]
         keys += [f"desk:upd:tg:{u}" for u in update_ids]
         for i in range(0, len(keys), 1000):
-            await client.delete(*keys[i:i + 1000])
+            await client.delete(*keys[i : i + 1000])
     finally:
         await client.aclose()
 
@@ -343,11 +380,15 @@ log = logging.getLogger("bench.e2e")
 
 def report(steps: list[Step], duration: float) -> None:
     print()
-    print(f"确认 → card (or digest naming the ticket) in the group; {duration:.0f} s of load "
-          "per step; seconds")
-    head = (f"{'db':10} {'rate/s':>6} {'sent':>5} {'got':>5} {'lost':>4} | {'p50':>6} "
-            f"{'p99':>6} {'max':>6} | {'p99 from press':>14} | ideal digests p50/p99 | "
-            f"ideal single cards p99 | group msgs (digests) | sends/s | 429s")
+    print(
+        f"确认 → card (or digest naming the ticket) in the group; {duration:.0f} s of load "
+        "per step; seconds"
+    )
+    head = (
+        f"{'db':10} {'rate/s':>6} {'sent':>5} {'got':>5} {'lost':>4} | {'p50':>6} "
+        f"{'p99':>6} {'max':>6} | {'p99 from press':>14} | ideal digests p50/p99 | "
+        f"ideal single cards p99 | group msgs (digests) | sends/s | 429s"
+    )
     print(head)
     print("-" * len(head))
     for s in steps:
@@ -362,33 +403,44 @@ def report(steps: list[Step], duration: float) -> None:
             f"{s.sends / max(1.0, s.send_span):7.1f} | {s.refused:4d}"
         )
     print()
-    print("p99 ≤ 0.5 s is the target where the limits allow it. 'ideal digests': no sender can "
-          "do better under Telegram's limits\n(no processing time, cards first, each group's "
-          "waiting cards in one message as soon as the group may get one);\n'ideal single "
-          "cards': the same when each card is its own message (20 per group per minute). "
-          "A step with more than 1 % lost\nshows p99 as inf. 'sends/s': sendMessage calls "
-          "accepted by the fake per second while sending (acks, cards,\ndigests); every ticket "
-          "needs its ack too, so from 15 tickets/s on the bot's 30/s binds unless cards go "
-          "first.")
+    print(
+        "p99 ≤ 0.5 s is the target where the limits allow it. 'ideal digests': no sender can "
+        "do better under Telegram's limits\n(no processing time, cards first, each group's "
+        "waiting cards in one message as soon as the group may get one);\n'ideal single "
+        "cards': the same when each card is its own message (20 per group per minute). "
+        "A step with more than 1 % lost\nshows p99 as inf. 'sends/s': sendMessage calls "
+        "accepted by the fake per second while sending (acks, cards,\ndigests); every ticket "
+        "needs its ack too, so from 15 tickets/s on the bot's 30/s binds unless cards go "
+        "first."
+    )
     for s in steps:
         if s.triaged:
             print(f"note: {s.backend} {s.rate}/s: {s.triaged} tickets went to triage")
         if s.latencies:
-            print(f"{s.backend} {s.rate}/s: confirms posted over {s.load_seconds:.1f} s; "
-                  f"确认 → ticket committed p50 {pct(s.processing, 0.5):.2f} s, p99 "
-                  f"{pct(s.processing, 0.99):.2f} s; ticket committed → card p50 "
-                  f"{pct(s.after, 0.5):.2f} s, p99 {pct(s.after, 0.99):.2f} s")
+            print(
+                f"{s.backend} {s.rate}/s: confirms posted over {s.load_seconds:.1f} s; "
+                f"确认 → ticket committed p50 {pct(s.processing, 0.5):.2f} s, p99 "
+                f"{pct(s.processing, 0.99):.2f} s; ticket committed → card p50 "
+                f"{pct(s.after, 0.5):.2f} s, p99 {pct(s.after, 0.99):.2f} s"
+            )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="20,100,300")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per step")
-    parser.add_argument("--drain", type=float, default=60.0,
-                        help="seconds to wait for the last cards after the load")
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the last cards after the load",
+    )
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/12",
-                        help="a Redis database the tests do not flush (they use 15)")
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/12",
+        help="a Redis database the tests do not flush (they use 15)",
+    )
     parser.add_argument("--sqlite", action="store_true", help="also run every step on SQLite")
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
     args = parser.parse_args()
@@ -414,8 +466,9 @@ async def main() -> None:
     if args.sqlite:
         for rate in rates:
             with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-                steps.append(await run_step("SQLite", f"sqlite://{tmp}/desk.sqlite3", None,
-                                            rate, args))
+                steps.append(
+                    await run_step("SQLite", f"sqlite://{tmp}/desk.sqlite3", None, rate, args)
+                )
             print(f"SQLite {rate}/s done", flush=True)
     report(steps, args.duration)
 

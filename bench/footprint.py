@@ -73,19 +73,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def desk_env(db_url: str, *, fake: FakeBotAPI, port: int, webhook: bool,
-             redis_url: str | None) -> dict[str, str]:
+def desk_env(
+    db_url: str, *, fake: FakeBotAPI, port: int, webhook: bool, redis_url: str | None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
-    env.update({
-        "DESK_DATABASE_URL": db_url,
-        "DESK_TELEGRAM_TOKEN": fake.token,
-        "DESK_TELEGRAM_API_URL": fake.base_url,
-        "DESK_HTTP_HOST": "127.0.0.1",
-        "DESK_HTTP_PORT": str(port),
-        "DESK_LOG_LEVEL": "WARNING",
-        "DESK_POLL_TIMEOUT": "1",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DESK_DATABASE_URL": db_url,
+            "DESK_TELEGRAM_TOKEN": fake.token,
+            "DESK_TELEGRAM_API_URL": fake.base_url,
+            "DESK_HTTP_HOST": "127.0.0.1",
+            "DESK_HTTP_PORT": str(port),
+            "DESK_LOG_LEVEL": "WARNING",
+            "DESK_POLL_TIMEOUT": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if webhook:
         env["DESK_WEBHOOK_URL"] = f"http://127.0.0.1:{port}/tg/hook"
         env["DESK_WEBHOOK_SECRET"] = SECRET
@@ -94,8 +97,9 @@ def desk_env(db_url: str, *, fake: FakeBotAPI, port: int, webhook: bool,
     return env
 
 
-async def wait_ready(port: int, proc: asyncio.subprocess.Process,
-                     started: float) -> tuple[float, dict[str, Any]]:
+async def wait_ready(
+    port: int, proc: asyncio.subprocess.Process, started: float
+) -> tuple[float, dict[str, Any]]:
     """Seconds from spawn until /healthz says 200 with the Telegram channel on."""
     url = f"http://127.0.0.1:{port}/healthz"
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
@@ -124,8 +128,9 @@ async def seed_drafts(db_url: str, n: int) -> dict[int, int]:
 
     await db.connect(db_url)
     try:
-        codes = list(await Department.filter(active=True).order_by("id")
-                     .values_list("code", flat=True))
+        codes = list(
+            await Department.filter(active=True).order_by("id").values_list("code", flat=True)
+        )
         groups = {code: -1_001_000_000_000 - i for i, code in enumerate(codes)}
         groups["TRIAGE"] = -1_009_000_000_000
         texts = pick_texts(default_router().route, codes)
@@ -135,15 +140,21 @@ async def seed_drafts(db_url: str, n: int) -> dict[int, int]:
         await db.close()
 
 
-async def measure(label: str, db_url: str, *, webhook: bool, redis_url: str | None,
-                  args: argparse.Namespace) -> dict[str, Any]:
+async def measure(
+    label: str, db_url: str, *, webhook: bool, redis_url: str | None, args: argparse.Namespace
+) -> dict[str, Any]:
     from e2e_latency import _forget_redis, confirm
 
     env_base = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
     init = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "init", cwd=ROOT,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "init",
+        cwd=ROOT,
         env={**env_base, "DESK_DATABASE_URL": db_url},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, init_err = await init.communicate()
     if init.returncode:
@@ -152,8 +163,11 @@ async def measure(label: str, db_url: str, *, webhook: bool, redis_url: str | No
     result: dict[str, Any] = {"label": label, "ready": [], "rss_idle": [], "rss_load": None}
     for run in range(args.runs):
         token_id = random.randint(10**9, 2 * 10**9)
-        fake = FakeBotAPI(token=f"{token_id}:BENCH", webhook_retry=True,
-                          first_update_id=random.randint(10**9, 2 * 10**9))
+        fake = FakeBotAPI(
+            token=f"{token_id}:BENCH",
+            webhook_retry=True,
+            first_update_id=random.randint(10**9, 2 * 10**9),
+        )
         injected: list[int] = []
         await fake.start()
         port = free_port()
@@ -161,8 +175,14 @@ async def measure(label: str, db_url: str, *, webhook: bool, redis_url: str | No
         started = time.monotonic()
         errors = tempfile.TemporaryFile()  # a pipe nobody reads could fill up and block it
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=errors,
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=errors,
         )
         try:
             ready, health = await wait_ready(port, proc, started)
@@ -266,8 +286,13 @@ async def phases(db_url: str) -> dict[str, float]:
     try:
         env = desk_env(db_url, fake=fake, port=free_port(), webhook=False, redis_url=None)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", PHASES, cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-c",
+            PHASES,
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await proc.communicate()
         if proc.returncode:
@@ -291,14 +316,18 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="starts per configuration")
     parser.add_argument("--idle", type=float, default=2.0, help="seconds idle before RSS")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/12",
-                        help="a Redis database the tests do not flush (they use 15)")
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/12",
+        help="a Redis database the tests do not flush (they use 15)",
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-footprint-") as tmp:
         sqlite_url = f"sqlite://{tmp}/desk.sqlite3"
-        results.append(await measure("SQLite, polling", sqlite_url, webhook=False,
-                                     redis_url=None, args=args))
+        results.append(
+            await measure("SQLite, polling", sqlite_url, webhook=False, redis_url=None, args=args)
+        )
         split = await phases(sqlite_url)
     import asyncpg
 
@@ -307,28 +336,43 @@ async def main() -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         pg_url = args.pg.rsplit("/", 1)[0] + f"/{name}"
-        results.append(await measure("PostgreSQL + Redis, webhook", pg_url, webhook=True,
-                                     redis_url=args.redis, args=args))
+        results.append(
+            await measure(
+                "PostgreSQL + Redis, webhook",
+                pg_url,
+                webhook=True,
+                redis_url=args.redis,
+                args=args,
+            )
+        )
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
-    print(f"\ndesk run, one worker; {args.runs} starts per configuration; load: {args.load} "
-          f"tickets at {args.rate:.0f}/s")
+    print(
+        f"\ndesk run, one worker; {args.runs} starts per configuration; load: {args.load} "
+        f"tickets at {args.rate:.0f}/s"
+    )
     print(f"{'configuration':30} {'ready (s)':>22} {'RSS idle (MB)':>14} {'RSS load (MB)':>14}")
     for r in results:
         ready = r["ready"]
         rdy = f"{statistics.median(ready):.2f} ({min(ready):.2f}–{max(ready):.2f})"
         load = f"{r['rss_load']:.0f}" if r["rss_load"] is not None else "-"
         print(f"{r['label']:30} {rdy:>22} {statistics.median(r['rss_idle']):14.0f} {load:>14}")
-    print(f"targets: ready ≤ {READY_S:.0f} s, RSS ≤ {RSS_MB:.0f} MB per worker "
-          "(RSS includes child processes; there are none today)")
+    print(
+        f"targets: ready ≤ {READY_S:.0f} s, RSS ≤ {RSS_MB:.0f} MB per worker "
+        "(RSS includes child processes; there are none today)"
+    )
     for r in results:
         if "handled" in r:
-            print(f"{r['label']}: {r['handled']} of {args.load} confirms answered in "
-                  f"{r['load_seconds']:.1f} s; health {r['health']}")
-    print(f"\nwhere a start goes (SQLite, timed step by step in a fresh interpreter; the "
-          f"interpreter itself {await interpreter_start():.2f} s):")
+            print(
+                f"{r['label']}: {r['handled']} of {args.load} confirms answered in "
+                f"{r['load_seconds']:.1f} s; health {r['health']}"
+            )
+    print(
+        f"\nwhere a start goes (SQLite, timed step by step in a fresh interpreter; the "
+        f"interpreter itself {await interpreter_start():.2f} s):"
+    )
     for phase, seconds in sorted(split.items(), key=lambda kv: -kv[1]):
         print(f"  {seconds:6.2f} s  {phase}")
 

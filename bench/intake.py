@@ -48,7 +48,9 @@ def update(n: int) -> dict[str, Any]:
     return {
         "update_id": n,
         "message": {
-            "message_id": n, "date": 0, "chat": {"id": 10_000 + n % 500, "type": "private"},
+            "message_id": n,
+            "date": 0,
+            "chat": {"id": 10_000 + n % 500, "type": "private"},
             "from": {"id": 10_000 + n % 500, "is_bot": False, "first_name": "企业"},
             "text": "出口退税申报后退税款一直没到账，请帮忙查一下进度",
         },
@@ -66,8 +68,9 @@ async def serve(handler: Any) -> tuple[web.AppRunner, int]:
     return runner, int(port)
 
 
-async def blast(http: aiohttp.ClientSession, port: int, n: int, concurrency: int,
-                offset: int) -> tuple[float, float]:
+async def blast(
+    http: aiohttp.ClientSession, port: int, n: int, concurrency: int, offset: int
+) -> tuple[float, float]:
     """Send n updates over ``concurrency`` kept-alive connections; (seconds, CPU seconds)."""
     queue: asyncio.Queue[str] = asyncio.Queue()
     for i in range(n):
@@ -77,8 +80,7 @@ async def blast(http: aiohttp.ClientSession, port: int, n: int, concurrency: int
     async def client() -> None:
         while not queue.empty():
             body = queue.get_nowait()
-            async with http.post(f"http://127.0.0.1:{port}/hook", data=body,
-                                 headers=headers) as r:
+            async with http.post(f"http://127.0.0.1:{port}/hook", data=body, headers=headers) as r:
                 assert r.status == 200, r.status
 
     start, cpu = time.perf_counter(), time.thread_time()
@@ -91,14 +93,17 @@ async def run(db_url: str, label: str, n: int, concurrency: int, rounds: int) ->
     await db.prepare(db_url)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=db_url, telegram_token="123:BENCH",
+        database_url=db_url,
+        telegram_token="123:BENCH",
         telegram_api_url="http://127.0.0.1:9/bot",
-        webhook_url="http://127.0.0.1:8080/hook", webhook_secret=SECRET,
+        webhook_url="http://127.0.0.1:8080/hook",
+        webhook_secret=SECRET,
     )
 
     def channel() -> TelegramChannel:
-        return TelegramChannel(settings=settings, cfg=DeskConfig(), shared=DatabaseShared(),
-                               clock=utcnow)
+        return TelegramChannel(
+            settings=settings, cfg=DeskConfig(), shared=DatabaseShared(), clock=utcnow
+        )
 
     async def in_memory(payload: dict[str, Any]) -> None:
         kept.append(payload)
@@ -131,10 +136,12 @@ async def run(db_url: str, label: str, n: int, concurrency: int, rounds: int) ->
         m / d for (m, _), (d, _) in zip(results["memory"], results["durable"], strict=True)
     )
     cpu = {side: statistics.median(c for _, c in rows) / n * 1e6 for side, rows in results.items()}
-    print(f"{label:10} memory-only {mem_rate:6.0f} updates/s | durable inbox {dur_rate:6.0f} "
-          f"updates/s | ratio {dur_rate / mem_rate:.2f} (target ≥ 0.8) | median of round pairs "
-          f"{paired:.2f} | CPU of the event loop per update {cpu['memory']:.0f} µs vs "
-          f"{cpu['durable']:.0f} µs")
+    print(
+        f"{label:10} memory-only {mem_rate:6.0f} updates/s | durable inbox {dur_rate:6.0f} "
+        f"updates/s | ratio {dur_rate / mem_rate:.2f} (target ≥ 0.8) | median of round pairs "
+        f"{paired:.2f} | CPU of the event loop per update {cpu['memory']:.0f} µs vs "
+        f"{cpu['durable']:.0f} µs"
+    )
 
 
 async def main() -> None:
@@ -144,19 +151,25 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
-    print(f"{args.n} webhook updates a round, best of {args.rounds} rounds, "
-          f"{args.concurrency} concurrent clients, one process")
+    print(
+        f"{args.n} webhook updates a round, best of {args.rounds} rounds, "
+        f"{args.concurrency} concurrent clients, one process"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        await run(f"sqlite://{tmp}/bench.sqlite3", "SQLite", args.n, args.concurrency,
-                  args.rounds)
+        await run(f"sqlite://{tmp}/bench.sqlite3", "SQLite", args.n, args.concurrency, args.rounds)
     import asyncpg
 
     name = f"desk_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(args.pg.replace("postgres://", "postgresql://", 1))
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        await run(args.pg.rsplit("/", 1)[0] + f"/{name}", "PostgreSQL", args.n,
-                  args.concurrency, args.rounds)
+        await run(
+            args.pg.rsplit("/", 1)[0] + f"/{name}",
+            "PostgreSQL",
+            args.n,
+            args.concurrency,
+            args.rounds,
+        )
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

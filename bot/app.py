@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from aiohttp import web
 
+from admin import create_admin_app
+from admin.auth import FIRST_ADMIN_HINT, has_admin
 from desk import escalation, manage, tickets
 from desk.context import DeskConfig, utcnow
 from desk.routing import RouterHolder
@@ -56,6 +59,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if isinstance(cfg.router, RouterHolder):
         await cfg.router.refresh()  # rules and model from the database
     cfg.calendar = await load_calendar()  # holidays, 调休 and admin overrides
+    if not await has_admin():
+        log.warning(FIRST_ADMIN_HINT)
     for year in missing_years(cfg.calendar, cfg.now().astimezone(cfg.tz).date()):
         log.warning(
             "工作日历缺少 %s 年的官方数据：截止时间按周末和法定节假日估算。"
@@ -88,9 +93,17 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     settings, cfg, shared = app[SETTINGS], app[CONFIG], app[SHARED]
+    # Shutdown does not rely on cancellation alone: a library may turn the cancel into an
+    # ordinary error (redis-py does when it meets an expiring socket timeout, e.g. while Redis
+    # hangs), which the loops catch and log like any failed round; they stop at the next check.
+    stopping = asyncio.Event()
+
+    async def pause(seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), seconds)
 
     async def loop() -> None:
-        while True:
+        while not stopping.is_set():
             try:
                 # One process at a time runs the periodic jobs.
                 if await shared.lease("scheduler", settings.scheduler_interval * 2):
@@ -111,14 +124,16 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                             app[CHANNEL].sender.wake()
             except Exception:
                 log.exception("scheduler tick failed")
-            await asyncio.sleep(settings.scheduler_interval)
+            await pause(settings.scheduler_interval)
 
     async def reload_router() -> None:
         # Every process picks up retrained models, edited rules and calendar overrides
         # without a restart.
         calendar = await calendar_key()
-        while True:
-            await asyncio.sleep(settings.router_refresh_interval)
+        while not stopping.is_set():
+            await pause(settings.router_refresh_interval)
+            if stopping.is_set():
+                return
             try:
                 if isinstance(cfg.router, RouterHolder):
                     await cfg.router.refresh()
@@ -131,7 +146,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
 
     async def reports() -> None:
         # Briefings take seconds to build: requests wait in report_job, one at a time here.
-        while True:
+        while not stopping.is_set():
             try:
                 job = await manage.claim_report_job(now=cfg.now())
                 if job is not None:
@@ -141,7 +156,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                     continue
             except Exception:
                 log.exception("building a report failed; it will be retried")
-            await asyncio.sleep(settings.report_interval)
+            await pause(settings.report_interval)
 
     tasks = [
         asyncio.create_task(loop(), name="scheduler"),
@@ -149,11 +164,10 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(reports(), name="reports"),
     ]
     yield
+    stopping.set()
     for task in tasks:
         task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -191,4 +205,23 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app.router.add_get("/metrics", metrics)
     if settings.webhook_path:
         app.router.add_post(settings.webhook_path, _webhook)
+    key = settings.admin_secret_key
+    if key is None:
+        key = secrets.token_bytes(32)
+        log.warning(
+            "DESK_ADMIN_SECRET is not set: the admin web uses a key generated at start-up, so "
+            "its sessions do not survive a restart (set it to 64 hex digits, e.g. the output "
+            "of python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+
+    async def admin_home(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/admin/")
+
+    app.router.add_get("/admin", admin_home)
+    app.add_subapp(
+        "/admin",
+        create_admin_app(
+            app[CONFIG], secret_key=key, secure_cookies=settings.admin_secure_cookies
+        ),
+    )
     return app

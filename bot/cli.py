@@ -1,4 +1,4 @@
-"""The ``desk`` command: ``init``, ``run``, ``route``."""
+"""The ``desk`` command: ``init``, ``run``, ``route``, ``user add`` and more."""
 
 from __future__ import annotations
 
@@ -28,12 +28,19 @@ async def _init() -> None:
     await db.connect(settings.database_url)
     try:
         counts = await db.prepare(settings.database_url)
+        from admin.auth import has_admin
+
+        admin_exists = await has_admin()
     finally:
         await db.close()
     print(
         f"数据库已就绪 / database ready ({settings.database_url.split('://')[0]}): "
         f"{counts['created']} departments created, {counts['kept']} kept"
     )
+    if not admin_exists:
+        from admin.auth import FIRST_ADMIN_HINT
+
+        print(FIRST_ADMIN_HINT)
 
 
 def _run() -> None:
@@ -274,6 +281,40 @@ def _calendar(args: argparse.Namespace) -> None:
     print(asyncio.run(_with_db(show)))
 
 
+def _read_password(from_stdin: bool) -> str:
+    """The new password: one line of standard input, or typed twice at a prompt."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise SystemExit("desk user add: no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise SystemExit("desk user add: no terminal to prompt on; use --password-stdin")
+    import getpass
+
+    first = getpass.getpass("密码 / password: ")
+    if getpass.getpass("再次输入 / repeat: ") != first:
+        raise SystemExit("desk user add: the two passwords differ")
+    return first
+
+
+def _user(args: argparse.Namespace) -> None:
+    from admin.auth import create_user
+    from desk.errors import DeskError
+
+    password = _read_password(args.password_stdin)
+
+    async def add() -> str:
+        user = await create_user(args.name, password, role=args.role, department_code=args.dept)
+        dept = f", department {user.department_code}" if user.department_code else ""
+        return f"admin-web user {user.username} created (role {user.role}{dept})"
+
+    try:
+        print(asyncio.run(_with_db(add)))
+    except DeskError as exc:
+        raise SystemExit(f"desk user add: {exc.message}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="desk", description="teda-desk 企业服务热线工单系统")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -304,6 +345,15 @@ def main(argv: list[str] | None = None) -> None:
     p_scan = sla_sub.add_parser("scan", help="run one reminder/escalation pass now")
     p_scan.add_argument("--now", help="ISO 8601 with offset, e.g. 2027-01-04T09:30+08:00")
     p_scan.add_argument("--dry-run", action="store_true", help="print, change nothing")
+    user_parser = sub.add_parser("user", help="accounts of the admin web")
+    user_sub = user_parser.add_subparsers(dest="user_command", required=True)
+    p_user = user_sub.add_parser("add", help="create an account: desk user add NAME --role R")
+    p_user.add_argument("name", help="login name (letters, digits, _ . @ -)")
+    p_user.add_argument("--role", required=True, choices=["admin", "office", "manager", "staff"])
+    p_user.add_argument("--dept", help="department code (required for staff), e.g. TAX")
+    p_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     args = parser.parse_args(argv)
     if args.command == "init":
         _logging("WARNING")
@@ -321,6 +371,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "calendar":
         _logging("WARNING")
         _calendar(args)
+    elif args.command == "user":
+        _logging("WARNING")
+        _user(args)
     elif args.command == "route":
         _logging("WARNING")
         errors = route_lines(sys.stdin, sys.stdout, _live_router())

@@ -9,10 +9,11 @@ a message the chat can never receive (blocked, bad request) is marked failed and
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot.retry import keep_trying
 from desk import outbox
 from handlers.render import Copy, Document, Edit, Send, render
 from models.outbox import OutboxMessage
@@ -252,8 +254,23 @@ class RedisBudget:
         self.local = LocalBudget(RateLimiter(margin=margin))
         self._seq = 0
         self._reserved: dict[int, str] = {}
+        # After a failure Redis is left alone for a few seconds: a Redis that hangs would
+        # otherwise cost a socket timeout on every message.
+        self.retry_after = 5.0
+        self._skip_until = 0.0
+
+    def _redis_ok(self) -> bool:
+        return time.monotonic() >= self._skip_until
+
+    def _redis_failed(self) -> None:
+        if self._redis_ok():
+            log.warning("send budget in Redis unavailable; using local limits", exc_info=True)
+        self._skip_until = time.monotonic() + self.retry_after
 
     async def take(self, chat_id: int) -> float:
+        if not self._redis_ok():
+            self._reserved.pop(chat_id, None)
+            return await self.local.take(chat_id)
         self._seq += 1
         now_ms = int(time.time() * 1000)
         keys = [
@@ -274,7 +291,7 @@ class RedisBudget:
         try:
             wait_ms = await self.redis.eval(_TAKE, 4, *keys, *args)
         except Exception:  # Redis down: keep delivering within this worker's own limits
-            log.warning("send budget in Redis unavailable; using local limits", exc_info=True)
+            self._redis_failed()
             self._reserved.pop(chat_id, None)
             return await self.local.take(chat_id)
         wait = max(0.0, float(wait_ms) / 1000)
@@ -296,25 +313,32 @@ class RedisBudget:
         try:
             await self.redis.eval(_SETTLE, 3, *keys, now_ms, member, "1" if chat_id < 0 else "0")
         except Exception:
-            log.warning("send budget in Redis unavailable; slot not settled", exc_info=True)
+            self._redis_failed()
 
     async def block(self, chat_id: int, seconds: float) -> None:
+        if not self._redis_ok():
+            await self.local.block(chat_id, seconds)
+            return
         try:
             await self.redis.set(
                 self.prefix + f"block:{chat_id}", "1", px=max(1, int(seconds * 1000))
             )
         except Exception:
+            self._redis_failed()
             await self.local.block(chat_id, seconds)
 
     async def group_remaining(self, chat_id: int) -> int:
         key = self.prefix + f"group:{chat_id}"
         cutoff = int(time.time() * 1000) - 60000 - int(self.margin * 1000)
+        if not self._redis_ok():
+            return await self.local.group_remaining(chat_id)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zremrangebyscore(key, 0, cutoff)
                 pipe.zcard(key)
                 _, used = await pipe.execute()
         except Exception:
+            self._redis_failed()
             return await self.local.group_remaining(chat_id)
         return max(0, self.group_per_min - int(used))
 
@@ -428,7 +452,9 @@ class Sender:
         try:
             if digest:
                 message_id = await self._execute(row, ops[0])
-                await outbox.mark_digest_sent(digest, now=now(), message_id=message_id)
+                await self._record(
+                    lambda: outbox.mark_digest_sent(digest, now=now(), message_id=message_id)
+                )
                 log.info(
                     "outbox: %d cards merged into one digest for %s", len(digest), row.chat_id
                 )
@@ -441,7 +467,7 @@ class Sender:
                     await self._wait_for_slot(row)
                 first = False
                 message_id = await self._execute(row, op)
-                await outbox.mark_part_sent(row, message_id)
+                await self._record(functools.partial(outbox.mark_part_sent, row, message_id))
         except _Later as later:  # the parts sent so far are recorded; the rest follows later
             await outbox.mark_retry(
                 row, now=now(), delay=later.delay, error="rate limited", count_attempt=False
@@ -474,8 +500,13 @@ class Sender:
                 row, now=now(), delay=min(60.0, 2.0**row.attempts), error=str(exc)
             )
             return False
-        await outbox.mark_sent(row, now=now(), link_ids=row.message_ids)
+        await self._record(lambda: outbox.mark_sent(row, now=now(), link_ids=row.message_ids))
         return True
+
+    async def _record(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Record a send Telegram accepted, retrying while the database is away: giving up
+        would let the lease run out and the message go out a second time."""
+        await keep_trying(write, within=LEASE * 2, what="delivery")
 
     async def _execute(self, row: OutboxMessage, op: Send | Edit | Copy | Document) -> int:
         try:

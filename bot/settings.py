@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from typing import Annotated
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ADMIN_SECRET_HELP = (
+    "must be 32 random bytes as 64 hex digits or base64, e.g. the output of "
+    "python -c 'import secrets; print(secrets.token_hex(32))'"
+)
+
+
+def decode_key(value: str) -> bytes:
+    """A 32-byte key from 64 hex digits or base64 (standard or URL-safe).
+
+    Raises:
+        ValueError: anything else.
+    """
+    text = value.strip()
+    key: bytes | None = None
+    if re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        key = bytes.fromhex(text)
+    else:
+        try:
+            key = base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+        except (binascii.Error, ValueError):
+            key = None
+    if key is None or len(key) != 32:
+        raise ValueError(ADMIN_SECRET_HELP)
+    return key
 
 
 class Settings(BaseSettings):
@@ -34,6 +62,8 @@ class Settings(BaseSettings):
     scheduler_interval: float = Field(default=60.0, gt=0)
     router_refresh_interval: float = Field(default=10.0, gt=0)
     report_interval: float = Field(default=2.0, gt=0)
+    admin_secret: str | None = None
+    admin_secure_cookies: bool = False
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -48,7 +78,14 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    @field_validator("redis_url", "telegram_token", "webhook_url", "webhook_secret", mode="before")
+    @field_validator(
+        "redis_url",
+        "telegram_token",
+        "webhook_url",
+        "webhook_secret",
+        "admin_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -80,6 +117,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
+    @field_validator("admin_secret")
+    @classmethod
+    def _admin_secret(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_key(value)
+        return value
+
     @field_validator("telegram_token")
     @classmethod
     def _token(cls, value: str | None) -> str | None:
@@ -105,6 +149,11 @@ class Settings(BaseSettings):
     @property
     def webhook_path(self) -> str | None:
         return (urlparse(self.webhook_url).path or "/") if self.webhook_url else None
+
+    @property
+    def admin_secret_key(self) -> bytes | None:
+        """The 32-byte key of the admin web's session cookie, or None when not configured."""
+        return decode_key(self.admin_secret) if self.admin_secret else None
 
     @property
     def tz(self) -> ZoneInfo:

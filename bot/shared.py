@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from typing import Protocol
 
@@ -78,37 +79,76 @@ class RedisShared:
 
     Redis holds nothing that must last: when it is down, every method falls back to the
     database (the processed-update markers, the ``lease`` table) and the desk keeps working;
-    it uses Redis again as soon as Redis answers.
+    it uses Redis again as soon as Redis answers. After a failure Redis is left alone for
+    ``retry_after`` seconds, so a Redis that hangs (rather than refusing connections) costs one
+    socket timeout per window instead of one per update. Going down and coming back are logged
+    once each, not once per call.
     """
 
-    def __init__(self, url: str, *, prefix: str = "desk:") -> None:
+    def __init__(self, url: str, *, prefix: str = "desk:", retry_after: float = 5.0) -> None:
         self.redis: Redis = Redis.from_url(
             url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2
         )
         self.prefix = prefix
         self.holder = uuid.uuid4().hex
         self.fallback = DatabaseShared()
+        self.retry_after = retry_after
+        self._skip_until = 0.0  # monotonic; Redis is not tried before it
+        self._down = False
+
+    @property
+    def available(self) -> bool:
+        """False while Redis is left alone after a failure."""
+        return time.monotonic() >= self._skip_until
+
+    def _failed(self, exc: RedisError, what: str) -> None:
+        self._skip_until = time.monotonic() + self.retry_after
+        if not self._down:
+            self._down = True
+            log.warning(
+                "Redis unavailable (%s during %s): update dedup and leases on the database "
+                "until it answers again",
+                exc,
+                what,
+            )
+
+    def _answered(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("Redis available again: update dedup and leases back on Redis")
 
     async def seen(self, key: str) -> bool:
-        try:
-            if await self.redis.exists(self.prefix + "upd:" + key):
-                return True
-        except RedisError:
-            log.warning("Redis unavailable: update dedup on the database only")
+        if self.available:
+            try:
+                found = await self.redis.exists(self.prefix + "upd:" + key)
+            except RedisError as exc:
+                self._failed(exc, "seen")
+            else:
+                self._answered()
+                if found:
+                    return True
         return await already_processed(key)
 
     async def remember(self, key: str) -> None:
+        if not self.available:
+            return  # the database marker is the real guard
         try:
             await self.redis.set(self.prefix + "upd:" + key, "1", ex=7 * 86400)
-        except RedisError:
-            pass  # the database marker is the real guard
+        except RedisError as exc:
+            self._failed(exc, "remember")
+        else:
+            self._answered()
 
     async def lease(self, name: str, seconds: float) -> bool:
-        try:
-            return await self._redis_lease(name, seconds)
-        except RedisError:
-            log.warning("Redis unavailable: lease %r taken in the database", name)
-            return await self.fallback.lease(name, seconds)
+        if self.available:
+            try:
+                taken = await self._redis_lease(name, seconds)
+            except RedisError as exc:
+                self._failed(exc, f"lease {name!r}")
+            else:
+                self._answered()
+                return taken
+        return await self.fallback.lease(name, seconds)
 
     async def _redis_lease(self, name: str, seconds: float) -> bool:
         key = self.prefix + "lease:" + name

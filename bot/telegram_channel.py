@@ -28,7 +28,9 @@ from desk import inbox
 from desk.context import DeskConfig
 from desk.db import update_scope
 from handlers.telegram import FAILURE, register
+from models.system import InboxUpdate
 
+from .retry import keep_trying
 from .sender import RedisBudget, Sender
 from .settings import Settings
 from .shared import RedisShared, Shared
@@ -36,6 +38,7 @@ from .shared import RedisShared, Shared
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+STORE_TIMEOUT = 3.0  # seconds a webhook request waits for its inbox write before a 503
 
 
 class TelegramChannel:
@@ -146,19 +149,13 @@ class TelegramChannel:
                 await asyncio.sleep(1)
             for row in rows:
                 try:
-                    update = Update.de_json(row.payload, self.app.bot)
-                except Exception as exc:
-                    log.warning("malformed update %s parked", row.update_id)
-                    row.attempts = inbox.MAX_ATTEMPTS
-                    await inbox.failed(row, error=f"malformed: {exc}")
-                    continue
-                try:
-                    await self.process(update)
-                except Exception as exc:
-                    log.exception("update %s failed; it will be retried", row.update_id)
-                    await inbox.failed(row, error=repr(exc))
-                    continue
-                await inbox.done(row, now=self.clock())
+                    await self._handle_row(row)
+                except Exception:
+                    # Recording the outcome failed (the database went away): the row's lease
+                    # runs out and it is handled again, its committed effects skipped.
+                    log.exception("inbox row %s: outcome not recorded; retried later", row.key)
+                    await asyncio.sleep(1)
+                    break
             if rows:
                 continue
             self._inbox_wake.clear()
@@ -166,6 +163,26 @@ class TelegramChannel:
                 await asyncio.wait_for(self._inbox_wake.wait(), timeout=1.0)
             except TimeoutError:
                 pass
+
+    async def _handle_row(self, row: InboxUpdate) -> None:
+        try:
+            update = Update.de_json(row.payload, self.app.bot)
+        except Exception as exc:
+            log.warning("malformed update %s parked", row.update_id)
+            row.attempts = inbox.MAX_ATTEMPTS
+            await inbox.failed(row, error=f"malformed: {exc}")
+            return
+        try:
+            await self.process(update)
+        except Exception as exc:
+            log.exception("update %s failed; it will be retried", row.update_id)
+            await inbox.failed(row, error=repr(exc))
+            return
+        # Handled and committed: mark it done as soon as the database lets us, so the chat's
+        # next update is not held up until the lease runs out.
+        await keep_trying(
+            lambda: inbox.done(row, now=self.clock()), within=inbox.LEASE, what="inbox done"
+        )
 
     async def _store(self, payload: dict[str, Any]) -> None:
         """Store one update durably, sharing a write with updates arriving meanwhile.
@@ -206,8 +223,9 @@ class TelegramChannel:
         except BaseException as exc:  # cancelled (shutdown): nobody is left waiting forever
             for _, future in self._batch:
                 if not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception)
-                                         else ConnectionError("intake stopped"))
+                    future.set_exception(
+                        exc if isinstance(exc, Exception) else ConnectionError("intake stopped")
+                    )
             self._batch.clear()
             raise
 
@@ -285,9 +303,20 @@ class TelegramChannel:
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         try:
-            await self._store(data)  # a duplicate is acknowledged too
+            # Bounded: a database that hangs (no reset: a partition, a frozen host) must not
+            # hold Telegram's request; a 503 makes Telegram retry, and a write that commits
+            # after the timeout only turns the retry into an acknowledged duplicate.
+            storing = asyncio.ensure_future(self._store(data))
+            storing.add_done_callback(_consume)
+            await asyncio.wait_for(asyncio.shield(storing), timeout=STORE_TIMEOUT)
         except Exception:
             log.exception("could not store update %s", data.get("update_id"))
             # Not stored, not acknowledged: Telegram retries.
             return web.json_response({"ok": False, "error": "try again"}, status=503)
         return web.json_response({"ok": True})
+
+
+def _consume(task: asyncio.Future[None]) -> None:
+    """Retrieve a finished write's outcome (its request may have stopped waiting for it)."""
+    if not task.cancelled():
+        task.exception()

@@ -23,6 +23,7 @@ from tortoise.transactions import in_transaction
 from models.system import InboxUpdate
 
 MAX_ATTEMPTS = 5
+LEASE = 20.0  # seconds a worker holds an update it is handling
 
 # The due head of each chat (and chat-less updates), locked without waiting and leased in one
 # statement; the outer WHERE re-checks the state on the locked row.
@@ -182,7 +183,7 @@ async def _insert_orm(payloads: list[dict[str, Any]], *, channel: str) -> int:
 
 
 async def claim(
-    *, now: dt.datetime, limit: int = 20, lease_seconds: float = 20
+    *, now: dt.datetime, limit: int = 20, lease_seconds: float = LEASE
 ) -> list[InboxUpdate]:
     """Lease the oldest pending update of each chat (and updates without a chat)."""
     lease = now + dt.timedelta(seconds=lease_seconds)

@@ -107,11 +107,9 @@ async def claim_batch(
 
 async def mark_part_sent(row: OutboxMessage, message_id: int) -> None:
     """One part of a multi-part message went out: remember it so a retry does not repeat it."""
-    row.parts_done += 1
-    row.message_ids = [*row.message_ids, message_id]
-    await OutboxMessage.filter(id=row.id).update(
-        parts_done=row.parts_done, message_ids=row.message_ids
-    )
+    parts, ids = row.parts_done + 1, [*row.message_ids, message_id]
+    await OutboxMessage.filter(id=row.id).update(parts_done=parts, message_ids=ids)
+    row.parts_done, row.message_ids = parts, ids  # only once written: a retry repeats nothing
 
 
 async def mark_sent(row: OutboxMessage, *, now: dt.datetime, link_ids: Sequence[int]) -> None:

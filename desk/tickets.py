@@ -667,6 +667,53 @@ async def set_leader(cfg: DeskConfig, *, actor: Actor, leader_id: int, leader_na
         )
 
 
+async def _dispatch(
+    cfg: DeskConfig, *, actor: Actor, ticket: Ticket, code: str, now: dt.datetime
+) -> str:
+    """Send a ticket in triage to a department: the one path of the bot and the admin web.
+
+    The decision is recorded as a routing example (the router learns from triage).
+    """
+    check("dispatch", ticket.status)
+    dept = await _department(code)
+    returned = await TicketEvent.exists(ticket_id=ticket.id, action="return")
+    await record_example(
+        ticket=ticket,
+        department=dept.code,
+        source="return" if returned else "triage",
+        actor_id=actor.user_id,
+    )
+    await _move(
+        ticket,
+        "dispatch",
+        actor,
+        now=now,
+        note=f"分拨至{dept.short}",
+        data={"department": dept.code},
+        department_id=dept.id,
+        dispatched_at=ticket.dispatched_at or now,
+    )
+    ticket.department = dept
+    await triage_card(ticket, tz=cfg.tz, edit=True, note=f"已由{actor.name}分拨至{dept.short}")
+    await department_card(ticket, tz=cfg.tz, edit=False)
+    await _tell_enterprise(cfg, ticket, "dispatched")
+    return f"已分拨至{dept.short}"
+
+
+async def dispatch_by_office(cfg: DeskConfig, *, actor: Actor, ticket_id: int, code: str) -> str:
+    """Dispatch from the admin web by a hotline-office user (the caller checked the role).
+
+    Same checks and effects as the triage group's button: state check, routing example,
+    event, department card, enterprise notice.
+
+    Returns:
+        A short confirmation, e.g. ``已分拨至税务局``.
+    """
+    async with atomic():
+        ticket = await _ticket(ticket_id)
+        return await _dispatch(cfg, actor=actor, ticket=ticket, code=code, now=cfg.now())
+
+
 async def card_action(
     cfg: DeskConfig, *, actor: Actor, ticket_id: int, action: str, arg: str | None = None
 ) -> str:
@@ -690,31 +737,7 @@ async def card_action(
             if action == "tback":
                 await triage_card(ticket, tz=cfg.tz, edit=True)
                 return "已返回"
-            dept = await _department(arg or "")
-            returned = await TicketEvent.exists(ticket_id=ticket.id, action="return")
-            await record_example(
-                ticket=ticket,
-                department=dept.code,
-                source="return" if returned else "triage",
-                actor_id=actor.user_id,
-            )
-            await _move(
-                ticket,
-                "dispatch",
-                actor,
-                now=now,
-                note=f"分拨至{dept.short}",
-                data={"department": dept.code},
-                department_id=dept.id,
-                dispatched_at=ticket.dispatched_at or now,
-            )
-            ticket.department = dept
-            await triage_card(
-                ticket, tz=cfg.tz, edit=True, note=f"已由{actor.name}分拨至{dept.short}"
-            )
-            await department_card(ticket, tz=cfg.tz, edit=False)
-            await _tell_enterprise(cfg, ticket, "dispatched")
-            return f"已分拨至{dept.short}"
+            return await _dispatch(cfg, actor=actor, ticket=ticket, code=arg or "", now=now)
 
         await _require_dept_group(cfg, actor, ticket)
         if action == "claim":

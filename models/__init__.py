@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "models.calendar",
     "models.sla",
     "models.staff",
+    "models.webuser",
 ]
 
 

@@ -41,6 +41,7 @@ EXPECTED: dict[str, tuple[set[S], S | None]] = {
     "cancel": ({S.TRIAGE} | IN_DEPT, S.CANCELLED),
     "followup": ({S.TRIAGE, S.RESOLVED} | IN_DEPT, None),
     "progress": (IN_DEPT, None),
+    "supervise": ({S.TRIAGE} | IN_DEPT, None),  # 督办 by a manager: no state change
 }
 
 

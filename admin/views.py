@@ -1,0 +1,259 @@
+"""Pages of the admin web: login, logout, dashboard, triage queue.
+
+Each handler is wrapped by ``require`` with the roles it serves (login excepted); the data a
+page shows is scoped on the server too (staff see their own department only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+from aiohttp import web
+from aiohttp_session import get_session
+from tortoise.functions import Count
+
+from desk import stats, tickets
+from desk.actors import Actor
+from desk.context import DeskConfig
+from desk.errors import DeskError
+from models.department import Department
+from models.ticket import OPEN_STATUSES, Ticket, TicketStatus
+from models.webuser import WEB_ROLE_LABELS, WebRole, WebUser
+
+from . import auth
+from .security import (
+    ALL_ROLES,
+    OFFICE_ROLES,
+    USER,
+    csrf_token,
+    current_user,
+    fresh_session,
+    require,
+)
+
+CONFIG = web.AppKey("admin_desk_config", DeskConfig)
+TREND_DAYS = 14
+
+
+def _cfg(request: web.Request) -> DeskConfig:
+    return request.app[CONFIG]
+
+
+def _url(request: web.Request, name: str, **parts: str) -> str:
+    return str(request.app.router[name].url_for(**parts))
+
+
+async def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    """What every page's template needs: the user, the CSRF token, URLs, a flash message."""
+    session = await get_session(request)
+    user = request.get(USER)
+    flash = session.pop("flash", None)
+    return {
+        "user": user,
+        "role_label": WEB_ROLE_LABELS.get(WebRole(user.role)) if user else "",
+        "can_triage": user is not None and WebRole(user.role) in OFFICE_ROLES,
+        "csrf": csrf_token(session),
+        "url": lambda name, **parts: _url(request, name, **parts),
+        "static": lambda path: _url(request, "static", filename=path),
+        "flash": flash,
+        **extra,
+    }
+
+
+def _safe_next(request: web.Request, value: str | None) -> str:
+    """Only a local path under the admin app (no open redirect)."""
+    home = _url(request, "dashboard")
+    if not value:
+        return home
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith(home.rstrip("/")):
+        return home
+    return value
+
+
+# ---------------------------------------------------------------- login
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    if await current_user(request) is not None:
+        raise web.HTTPFound(_url(request, "dashboard"))
+    ctx = await _context(request, error=None, username="", next=request.query.get("next", ""))
+    return aiohttp_jinja2.render_template("login.html", request, ctx)
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", ""))
+    password = str(form.get("password", ""))
+    result = await auth.authenticate(
+        username, password, ip=request.remote or "-", now=_cfg(request).now()
+    )
+    if result.user is None:
+        ctx = await _context(
+            request, error=result.error, username=username, next=str(form.get("next", ""))
+        )
+        status = 429 if result.error == auth.THROTTLED else 401
+        return aiohttp_jinja2.render_template("login.html", request, ctx, status=status)
+    await fresh_session(request, result.user)
+    raise web.HTTPFound(_safe_next(request, str(form.get("next", ""))))
+
+
+@require(ALL_ROLES)
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = await get_session(request)
+    session.invalidate()
+    raise web.HTTPFound(_url(request, "login"))
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+async def _trend(cfg: DeskConfig, department_id: int | None) -> dict[str, list[Any]]:
+    """Tickets received and resolved per local day over the last ``TREND_DAYS`` days."""
+    today = cfg.now().astimezone(cfg.tz).date()
+    scope: dict[str, Any] = {} if department_id is None else {"department_id": department_id}
+    days, received, resolved = [], [], []
+    for back in range(TREND_DAYS - 1, -1, -1):
+        day = today - dt.timedelta(days=back)
+        start = dt.datetime.combine(day, dt.time(), tzinfo=cfg.tz)
+        end = start + dt.timedelta(days=1)
+        days.append(f"{day:%m-%d}")
+        received.append(
+            await Ticket.filter(created_at__gte=start, created_at__lt=end, **scope).count()
+        )
+        resolved.append(
+            await Ticket.filter(resolved_at__gte=start, resolved_at__lt=end, **scope).count()
+        )
+    return {"days": days, "received": received, "resolved": resolved}
+
+
+@require(ALL_ROLES)
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    cfg = _cfg(request)
+    user: WebUser = request[USER]
+    now = cfg.now()
+    own: Department | None = None
+    if WebRole(user.role) == WebRole.STAFF:
+        own = await Department.get_or_none(code=user.department_code or "")
+        if own is None:
+            raise web.HTTPForbidden(text="账号未关联有效部门，请联系管理员。")
+    scope_id = own.id if own else None
+    today = stats.parse_period("today", now=now, tz=cfg.tz)
+    month = stats.parse_period("month", now=now, tz=cfg.tz)
+    today_report = await stats.compute(today, now=now, department_id=scope_id)
+    month_report = await stats.compute(month, now=now, department_id=scope_id)
+    league = await stats.league(month_report)
+    if own is not None:
+        league = [r for r in league if r.code == own.code]
+
+    open_query = Ticket.filter(status__in=list(OPEN_STATUSES))
+    if scope_id is not None:
+        open_query = open_query.filter(department_id=scope_id)
+    open_counts = {
+        r["department_id"]: r["n"]
+        for r in await open_query.annotate(n=Count("id"))
+        .group_by("department_id")
+        .values("department_id", "n")
+    }
+    rows: list[dict[str, Any]] = []
+    for rank, r in enumerate(league, start=1):
+        rows.append(
+            {
+                "rank": rank if r.score is not None else "—",
+                "code": r.code,
+                "name": r.name,
+                "open": 0,
+                "overdue": r.figures.open_overdue,
+                "response": _pct(r.figures.response_rate),
+                "resolution": _pct(r.figures.resolution_rate),
+                "satisfaction": _pct(r.figures.satisfaction_rate),
+                "score": _pct(r.score),
+            }
+        )
+    ids = {d.code: d.id for d in await Department.all()}
+    for row in rows:
+        row["open"] = open_counts.get(ids.get(row["code"]), 0)
+    triage_waiting = (
+        await Ticket.filter(status=TicketStatus.TRIAGE).count() if own is None else None
+    )
+    trend = await _trend(cfg, scope_id)
+    ctx = await _context(
+        request,
+        scope=own.short if own else "全部部门",
+        today_label=today.label,
+        month_label=month.label,
+        received_today=today_report.total.received,
+        open_total=sum(open_counts.values()),
+        overdue_total=month_report.total.open_overdue,
+        triage_waiting=triage_waiting,
+        rows=rows,
+        trend_json=json.dumps(trend, ensure_ascii=False),
+    )
+    return aiohttp_jinja2.render_template("dashboard.html", request, ctx)
+
+
+# ---------------------------------------------------------------- triage
+
+
+@require(OFFICE_ROLES)
+async def triage(request: web.Request) -> web.StreamResponse:
+    cfg = _cfg(request)
+    departments = await Department.filter(active=True)
+    names = {d.code: d.short for d in departments}
+    items = []
+    for t in (
+        await Ticket.filter(status=TicketStatus.TRIAGE)
+        .order_by("created_at")
+        .limit(200)
+        .prefetch_related("enterprise")
+    ):
+        candidates = [
+            {"code": code, "name": names[code], "score": f"{float(score):.2f}"}
+            for code, score in (t.route_candidates or [])
+            if code in names
+        ]
+        items.append(
+            {
+                "id": t.id,
+                "ref": t.ref,
+                "text": t.text if len(t.text) <= 400 else t.text[:400] + "…",
+                "enterprise": t.enterprise.name,
+                "created": f"{t.created_at.astimezone(cfg.tz):%m-%d %H:%M}",
+                "confidence": f"{t.route_confidence:.2f}",
+                "terms": [str(x) for x in (t.route_terms or [])][:12],
+                "candidates": candidates,
+            }
+        )
+    ctx = await _context(
+        request, items=items, departments=[{"code": d.code, "name": d.short} for d in departments]
+    )
+    return aiohttp_jinja2.render_template("triage.html", request, ctx)
+
+
+@require(OFFICE_ROLES)
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    user: WebUser = request[USER]
+    form = await request.post()
+    code = str(form.get("code", ""))
+    try:
+        ticket_id = int(request.match_info["ticket_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    actor = Actor(kind="staff", user_id=None, name=f"{user.username}（网页）")
+    session = await get_session(request)
+    try:
+        answer = await tickets.dispatch_by_office(
+            _cfg(request), actor=actor, ticket_id=ticket_id, code=code
+        )
+        session["flash"] = {"ok": True, "text": answer}
+    except DeskError as exc:
+        session["flash"] = {"ok": False, "text": exc.message}
+    raise web.HTTPFound(_url(request, "triage"))

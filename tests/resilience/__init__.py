@@ -1,0 +1,1 @@
+"""Outage tests: Redis and PostgreSQL going away under a running desk, and chats that are gone."""

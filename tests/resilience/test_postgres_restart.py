@@ -188,6 +188,8 @@ def restart_now(proxy: TcpProxy, tasks: list[asyncio.Task[None]]) -> None:
 async def test_a_restart_right_after_an_update_committed(
     fake: FakeBotAPI, dialog: Dialog, pg_proxy: tuple[TcpProxy, str]
 ) -> None:
+    """The inbox worker survives, and marks the update done once the database is back (left
+    'working', it would hold up its chat until its lease ran out)."""
     proxy, url = pg_proxy
     d = dialog
     restarts: list[asyncio.Task[None]] = []
@@ -226,6 +228,8 @@ async def test_a_restart_right_after_an_update_committed(
 async def test_a_restart_right_after_telegram_accepted_a_message(
     fake: FakeBotAPI, dialog: Dialog, pg_proxy: tuple[TcpProxy, str]
 ) -> None:
+    """The sender records the delivery once the database is back: no duplicate after the
+    row's lease runs out, no long wait."""
     proxy, url = pg_proxy
     d = dialog
     restarts: list[asyncio.Task[None]] = []
@@ -270,6 +274,7 @@ async def test_a_hanging_database_still_gets_a_quick_answer(
     pg_proxy: tuple[TcpProxy, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A 503 within a few seconds while nothing gets through, then recovery."""
     proxy, url = pg_proxy
     d = dialog
     async with running_desk(fake, url):

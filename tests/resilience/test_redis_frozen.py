@@ -91,6 +91,8 @@ async def test_frozen_redis_slows_the_desk_but_loses_nothing(
 async def test_frozen_redis_keeps_the_sending_pace(
     fake: FakeBotAPI, dialog: Dialog, desk: OutageDesk, private_redis: RedisServer
 ) -> None:
+    """After the first timeout the send budget is counted locally for a while, instead of
+    waiting out a socket timeout on every message."""
     d = dialog
     private_redis.freeze()
     # Warm-up: the first Redis calls wait for their timeout and the desk falls back.

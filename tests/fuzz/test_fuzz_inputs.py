@@ -477,7 +477,83 @@ CASES: dict[str, list[Case]] = {
     "extension_decided": [lambda f: ext(f, approved=f.flag, reply_role="card")],
     "extension_sent": [ext],
     "extended": [base],
+    "card_digest": [
+        lambda f: {"items": [card(f) for _ in range(min(15, f.count + 1))]},
+        lambda f: {"triage": True, "items": [triage(f) for _ in range(min(15, f.count + 1))]},
+    ],
+    "stats": [
+        lambda f: {"label": "今日", "scope": f.department, "figures": _figures(f)},
+        lambda f: {
+            "label": "本月",
+            "scope": f.department,
+            "figures": _figures(f),
+            "code": "TAX",
+            "open": f.count,
+            "open_overdue": f.count,
+        },
+    ],
+    "rank": [
+        lambda f: {
+            "label": "2026年11月",
+            "rows": [
+                {"code": "TAX", "name": f.department, "score": 0.5, **_figures(f)},
+                {"code": "ENV", "name": f.person, "score": None, **_figures(f)},
+            ],
+        }
+    ],
+    "overdue_list": [
+        lambda f: {
+            "items": [_overdue(f) for _ in range(min(20, f.count + 1))],
+            "total": f.count + 30,
+            "overdue": f.count,
+        },
+        lambda f: {"items": [], "total": 0, "overdue": 0},
+    ],
+    "supervision": [lambda f: dict(_overdue(f), by=f.person, text=f.text, reply_role="card")],
+    "timeline": [
+        lambda f: dict(
+            base(f),
+            events=[
+                {"at": "11-30 09:00", "who": f.person, "what": "督办", "note": f.text[:120]}
+                for _ in range(f.count * 40 + 1)
+            ],
+        )
+    ],
+    "daily_digest": [
+        lambda f: {
+            "date": "11月30日",
+            "department": f.department,
+            "open": f.count,
+            "unclaimed": f.count,
+            "today": 1,
+            "late": 1,
+            "items": [_overdue(f) for _ in range(min(10, f.count + 1))],
+        }
+    ],
+    "document": [lambda f: {"file_id": f.id, "name": "简报.docx", "caption": f.caption[:900]}],
+    "grant_usage": [lambda f: {}],
+    "manager_help": [lambda f: {}],
 }
+
+
+def _figures(f: Fields) -> dict[str, Any]:
+    from desk.stats import Figures
+
+    return Figures(received=f.count, dispatched=f.count, responded=f.count // 2).as_dict()
+
+
+def _overdue(f: Fields) -> dict[str, Any]:
+    return {
+        "ticket_id": f.id,
+        "ref": REF,
+        "department": f.department,
+        "status_label": "办理中",
+        "deadline": "2026-12-01（周二）17:30",
+        "late": f.flag,
+        "hours": 3.5,
+        "urgent": f.flag,
+        "level": f.count % 4,
+    }
 
 
 def test_every_kind_is_fuzzed() -> None:
@@ -492,12 +568,12 @@ def visible(text: str) -> str:
 def check_ops(kind: str, ops: list[R.Op], *, lengths: bool = True) -> None:
     assert ops
     for op in ops:
-        source = op.caption if isinstance(op, R.Copy) else op.text
+        source = op.caption if isinstance(op, R.Copy | R.Document) else op.text
         shown = visible(source)
-        limit = CAPTION_LIMIT if isinstance(op, R.Copy) else LIMIT
+        limit = CAPTION_LIMIT if isinstance(op, R.Copy | R.Document) else LIMIT
         if lengths:
             assert u16(shown) <= limit, f"{kind}: {u16(shown)} UTF-16 units over {limit}"
-        if not isinstance(op, R.Copy):
+        if not isinstance(op, R.Copy | R.Document):
             assert shown.strip(), f"{kind}: an empty message"
         # user text only ever escaped: our own bold tags are the only markup …
         assert "<script" not in source.lower()

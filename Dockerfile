@@ -19,7 +19,8 @@ RUN uv sync --frozen --no-dev --no-install-project
 
 # Then the project itself (.dockerignore keeps out tests, caches, .env and local data).
 COPY . .
-RUN uv sync --frozen --no-dev
+RUN uv sync --frozen --no-dev \
+    && /app/.venv/bin/python -m compileall -q admin bot desk handlers models nlp >/dev/null
 
 # Run as an unprivileged user; data/ holds the SQLite file when no DESK_DATABASE_URL is given.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home \

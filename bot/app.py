@@ -58,6 +58,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     cfg = app[CONFIG]
     if isinstance(cfg.router, RouterHolder):
         await cfg.router.refresh()  # rules and model from the database
+        await asyncio.to_thread(cfg.router.warm)
     cfg.calendar = await load_calendar()  # holidays, 调休 and admin overrides
     if not await has_admin():
         log.warning(FIRST_ADMIN_HINT)

@@ -165,6 +165,14 @@ class RouterHolder:
         log.info("router reloaded (%s)", key)
         return True
 
+    def warm(self) -> None:
+        """Route one message so the segmentation dictionary is loaded now, not at the first request.
+
+        jieba builds its prefix dictionary lazily (~0.4 s); a worker does that before it says
+        ready, so the first enterprise after a start or a deploy is not the one who waits.
+        """
+        self.router.route("营业执照变更需要哪些材料")
+
 
 # ---------------------------------------------------------------- retraining
 

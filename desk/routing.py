@@ -166,7 +166,7 @@ class RouterHolder:
         return True
 
     def warm(self) -> None:
-        """Route one message so the segmentation dictionary is loaded now, not at the first request.
+        """Route one message so the segmentation dictionary loads now, not at the first request.
 
         jieba builds its prefix dictionary lazily (~0.4 s); a worker does that before it says
         ready, so the first enterprise after a start or a deploy is not the one who waits.

@@ -105,8 +105,11 @@ async def run(db_url: str, label: str, n: int, concurrency: int, rounds: int) ->
             settings=settings, cfg=DeskConfig(), shared=DatabaseShared(), clock=utcnow
         )
 
-    async def in_memory(payload: dict[str, Any]) -> None:
+    def in_memory(payload: dict[str, Any], *, text: str | None = None) -> asyncio.Future[None]:
         kept.append(payload)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     kept: list[dict[str, Any]] = []
     memory = channel()

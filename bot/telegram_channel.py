@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import warnings
 from collections.abc import Callable
@@ -76,7 +77,7 @@ class TelegramChannel:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._inbox_wake = asyncio.Event()
-        self._batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._batch: list[tuple[dict[str, Any], str | None, asyncio.Future[None]]] = []
         self.clock = clock
         self.mode = "webhook" if settings.webhook_url else "polling"
 
@@ -184,19 +185,23 @@ class TelegramChannel:
             lambda: inbox.done(row, now=self.clock()), within=inbox.LEASE, what="inbox done"
         )
 
-    async def _store(self, payload: dict[str, Any]) -> None:
+    def _store(self, payload: dict[str, Any], *, text: str | None = None) -> asyncio.Future[None]:
         """Store one update durably, sharing a write with updates arriving meanwhile.
 
-        Group commit without a timer: the first update starts a flush at once, and updates
-        arriving while that write is in flight go together into the next one, so batches grow
-        with the load by themselves and nothing waits on a clock when the desk is quiet. Each
-        request is answered only after the statement holding its row has committed.
+        Returns the future the write resolves. Group commit without a timer: the first update
+        starts a flush at once, and updates arriving while that write is in flight go together
+        into the next one, so batches grow with the load by themselves and nothing waits on a
+        clock when the desk is quiet. Each request is answered only after the statement holding
+        its row has committed.
+
+        ``text`` is the update's JSON as received: stored as it is, not encoded again (one
+        ``json.dumps`` less per update on the acknowledgement path).
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._batch.append((payload, future))
+        self._batch.append((payload, text, future))
         if len(self._batch) == 1:  # no flush running: it runs while the batch is not empty
             asyncio.create_task(self._flush())  # noqa: RUF006 - awaited through the futures
-        await future
+        return future
 
     async def _flush(self) -> None:
         """Write the waiting updates, again and again until none is left.
@@ -208,20 +213,24 @@ class TelegramChannel:
             await asyncio.sleep(0)  # requests read in this same loop turn join the first write
             while self._batch:
                 batch = self._batch[:]
+                texts = [text for _, text, _ in batch]
                 try:
-                    await inbox.store_many([payload for payload, _ in batch])
+                    await inbox.store_many(
+                        [payload for payload, _, _ in batch],
+                        texts=None if None in texts else texts,  # type: ignore[arg-type]
+                    )
                 except Exception as exc:
-                    for _, future in batch:
+                    for _, _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                 else:
-                    for _, future in batch:
+                    for _, _, future in batch:
                         if not future.done():
                             future.set_result(None)
                     self._inbox_wake.set()
                 del self._batch[: len(batch)]
         except BaseException as exc:  # cancelled (shutdown): nobody is left waiting forever
-            for _, future in self._batch:
+            for _, _, future in self._batch:
                 if not future.done():
                     future.set_exception(
                         exc if isinstance(exc, Exception) else ConnectionError("intake stopped")
@@ -297,7 +306,8 @@ class TelegramChannel:
         if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
             return web.json_response({"ok": False, "error": "forbidden"}, status=403)
         try:
-            data = await request.json()
+            body = await request.text()
+            data = json.loads(body)
         except ValueError:
             return web.json_response({"ok": False, "error": "body is not JSON"}, status=400)
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
@@ -306,17 +316,11 @@ class TelegramChannel:
             # Bounded: a database that hangs (no reset: a partition, a frozen host) must not
             # hold Telegram's request; a 503 makes Telegram retry, and a write that commits
             # after the timeout only turns the retry into an acknowledged duplicate.
-            storing = asyncio.ensure_future(self._store(data))
-            storing.add_done_callback(_consume)
-            await asyncio.wait_for(asyncio.shield(storing), timeout=STORE_TIMEOUT)
+            # A timed-out wait cancels only the future: the write goes on and skips it.
+            async with asyncio.timeout(STORE_TIMEOUT):
+                await self._store(data, text=body)
         except Exception:
             log.exception("could not store update %s", data.get("update_id"))
             # Not stored, not acknowledged: Telegram retries.
             return web.json_response({"ok": False, "error": "try again"}, status=503)
         return web.json_response({"ok": True})
-
-
-def _consume(task: asyncio.Future[None]) -> None:
-    """Retrieve a finished write's outcome (its request may have stopped waiting for it)."""
-    if not task.cancelled():
-        task.exception()

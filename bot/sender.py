@@ -53,6 +53,15 @@ BATCH = 10
 # The longest this worker waits for a chat's slot while holding a batch; a longer wait puts the
 # row back (with its progress) so the lease never runs out while waiting.
 MAX_WAIT = 1.1
+# A group with this few sends of the minute to spare gets a message at most every PACE_HOLD s
+# (60 s / 20 messages), each carrying what queued meanwhile (see Sender._card_plan).
+PACE_SPARE = 3
+PACE_HOLD = 3.0
+# Chats delivered to at once by one sender (each claimed row is the head of its own chat).
+PARALLEL = 20
+# Pauses between claims while the database does not answer: doubling from 1 s up to 10 s.
+BACKOFF_MIN = 1.0
+BACKOFF_MAX = 10.0
 
 
 class _Later(Exception):
@@ -86,8 +95,11 @@ class RateLimiter:
         self._blocked_until: dict[int, float] = {}
         self._reserved: dict[int, float] = {}
 
-    def wait_time(self, chat_id: int) -> float:
-        """Seconds until one more message to ``chat_id`` is allowed (0 = now)."""
+    def wait_time(self, chat_id: int, *, reserve: int = 0) -> float:
+        """Seconds until one more message to ``chat_id`` is allowed (0 = now).
+
+        ``reserve`` slots of the bot's second are left to others (see ``Sender``).
+        """
         now = self.clock()
         waits = [self._blocked_until.get(chat_id, 0) - now]
         last = self._last.get(chat_id)
@@ -101,8 +113,9 @@ class RateLimiter:
                 waits.append(window[0] + 60 + self.margin - now)
         while self._global and self._global[0] <= now - (1 + self.margin):
             self._global.popleft()
-        if len(self._global) >= self.global_per_s:
-            waits.append(self._global[0] + 1 + self.margin - now)
+        cap = max(1, self.global_per_s - reserve)
+        if len(self._global) >= cap:
+            waits.append(self._global[len(self._global) - cap] + 1 + self.margin - now)
         return max(0.0, *waits)
 
     def group_remaining(self, chat_id: int) -> int:
@@ -143,8 +156,11 @@ class RateLimiter:
 class SendBudget(Protocol):
     """Where the send limits are counted: this process, or Redis for all workers together."""
 
-    async def take(self, chat_id: int) -> float:
-        """Take a send slot for ``chat_id`` now (returns 0) or say how long to wait (seconds)."""
+    async def take(self, chat_id: int, *, reserve: int = 0) -> float:
+        """Take a send slot for ``chat_id`` now (returns 0) or say how long to wait (seconds).
+
+        ``reserve``: leave this many of the bot's slots per second to other sends.
+        """
         ...
 
     async def block(self, chat_id: int, seconds: float) -> None:
@@ -166,8 +182,8 @@ class LocalBudget:
     def __init__(self, limiter: RateLimiter) -> None:
         self.limiter = limiter
 
-    async def take(self, chat_id: int) -> float:
-        wait = self.limiter.wait_time(chat_id)
+    async def take(self, chat_id: int, *, reserve: int = 0) -> float:
+        wait = self.limiter.wait_time(chat_id, reserve=reserve)
         if wait <= 0:
             self.limiter.record(chat_id)
         return wait
@@ -193,8 +209,10 @@ if last then
   if w > wait then wait = w end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - 1000 - tonumber(ARGV[7]))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local cap = math.max(1, tonumber(ARGV[2]) - tonumber(ARGV[8]))
+local sent = redis.call('ZCARD', KEYS[1])
+if sent >= cap then
+  local first = redis.call('ZRANGE', KEYS[1], sent - cap, sent - cap, 'WITHSCORES')
   local w = tonumber(first[2]) + 1000 + tonumber(ARGV[7]) - now
   if w > wait then wait = w end
 end
@@ -267,10 +285,10 @@ class RedisBudget:
             log.warning("send budget in Redis unavailable; using local limits", exc_info=True)
         self._skip_until = time.monotonic() + self.retry_after
 
-    async def take(self, chat_id: int) -> float:
+    async def take(self, chat_id: int, *, reserve: int = 0) -> float:
         if not self._redis_ok():
             self._reserved.pop(chat_id, None)
-            return await self.local.take(chat_id)
+            return await self.local.take(chat_id, reserve=reserve)
         self._seq += 1
         now_ms = int(time.time() * 1000)
         keys = [
@@ -287,13 +305,14 @@ class RedisBudget:
             f"{now_ms}-{id(self)}-{self._seq}",
             "1" if chat_id < 0 else "0",
             int(self.margin * 1000),
+            reserve,
         ]
         try:
             wait_ms = await self.redis.eval(_TAKE, 4, *keys, *args)
         except Exception:  # Redis down: keep delivering within this worker's own limits
             self._redis_failed()
             self._reserved.pop(chat_id, None)
-            return await self.local.take(chat_id)
+            return await self.local.take(chat_id, reserve=reserve)
         wait = max(0.0, float(wait_ms) / 1000)
         if wait <= 0:
             self._reserved[chat_id] = str(args[4])
@@ -362,6 +381,8 @@ class Sender:
         self.budget: SendBudget = budget or LocalBudget(self.limiter)
         self._wake = asyncio.Event()
         self._stopping = False
+        # Group rows this sender has in flight: each needs one of the bot's slots soon.
+        self._groups_in_flight = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -371,57 +392,143 @@ class Sender:
         self._wake.set()
 
     async def run(self) -> None:
-        while not self._stopping:
-            try:
-                busy = await self.drain_once()
-            except Exception:  # keep delivering whatever one bad row does
-                log.exception("outbox sender pass failed")
-                busy = False
-            if busy:
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-            except TimeoutError:
-                pass
+        """Deliver until ``stop``: up to ``PARALLEL`` chats at once, claiming as room frees up.
+
+        Each claimed row is the head of its own chat, so deliveries run side by side: one chat
+        waiting for its slot (up to ``MAX_WAIT``) never holds up the cards of the others, and a
+        card committed while others are on their way is claimed at once, not after a batch.
+        """
+        active: set[asyncio.Task[bool]] = set()
+        backoff = BACKOFF_MIN
+        try:
+            while not self._stopping:
+                self._wake.clear()  # a wake from now on (a new row) is not missed
+                room = min(PARALLEL - len(active), BATCH)
+                rows: list[OutboxMessage] = []
+                if room > 0:
+                    try:
+                        rows = await outbox.claim_batch(
+                            now=self.clock(), limit=room, lease_seconds=LEASE
+                        )
+                        backoff = BACKOFF_MIN
+                    except Exception as exc:
+                        # The database is away: say so once per back-off, not every pass.
+                        log.warning("outbox claim failed (%s); retrying in %.1fs", exc, backoff)
+                        await asyncio.sleep(backoff)
+                        backoff = min(BACKOFF_MAX, backoff * 2)
+                        continue
+                for row in rows:
+                    task = asyncio.create_task(self._deliver_safely(row))
+                    active.add(task)
+                    task.add_done_callback(active.discard)
+                if rows and len(rows) == room:
+                    continue  # there may be more ready
+                await self._idle(active)
+        finally:
+            # Stopping: what is in flight finishes (waits end early and put rows back).
+            if active:
+                await asyncio.gather(*active, return_exceptions=True)
+
+    async def _idle(self, active: set[asyncio.Task[bool]]) -> None:
+        """Wait for a wake (new rows), a delivery ending (its chat's next row) or the interval."""
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait(
+                {waiter, *active}, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiter.cancel()
 
     async def drain_once(self) -> bool:
-        """One pass over deliverable rows. Returns True when something was sent."""
-        rows = await outbox.claim_batch(now=self.clock(), limit=BATCH, lease_seconds=LEASE)
-        sent = False
-        for row in rows:
-            if not self._lease_left(row):
-                continue  # the lease may run out mid-send: leave it to whoever takes it next
-            if self._stopping:
-                # Leave it for the next start: put it back untouched.
-                await outbox.mark_retry(
-                    row, now=self.clock(), delay=0, error="shutdown", count_attempt=False
-                )
-                continue
-            merge = await self._should_merge(row)
-            wait = await self.budget.take(row.chat_id)
-            while 0 < wait < MAX_WAIT:
-                await asyncio.sleep(wait)
-                wait = await self.budget.take(row.chat_id)
-            if wait > 0:  # this chat is not ready yet: defer it without holding up the others
-                await outbox.mark_retry(
-                    row, now=self.clock(), delay=wait, error="rate limited", count_attempt=False
-                )
-                continue
-            run = await outbox.take_card_run(row, now=self.clock()) if merge else []
-            sent |= await self.deliver(row, merged=run)
-        return sent
+        """One pass: claim deliverable rows and deliver them side by side.
 
-    async def _should_merge(self, row: OutboxMessage) -> bool:
-        """A group's queue of new cards is longer than its budget left this minute."""
-        if row.chat_id >= 0 or not outbox.is_new_card(row):
+        Returns True when something was sent.
+        """
+        rows = await outbox.claim_batch(now=self.clock(), limit=BATCH, lease_seconds=LEASE)
+        results = await asyncio.gather(*(self._deliver_safely(row) for row in rows))
+        return any(results)
+
+    async def _deliver_safely(self, row: OutboxMessage) -> bool:
+        try:
+            return await self._deliver_claimed(row)
+        except Exception:  # keep delivering whatever one bad row does
+            log.exception("outbox row %s: delivery failed; retried when its lease ends", row.id)
             return False
+
+    async def _deliver_claimed(self, row: OutboxMessage) -> bool:
+        """Wait for ``row``'s slot, then send it (or a digest of it and the cards behind it)."""
+        if not self._lease_left(row):
+            return False  # the lease may run out mid-send: leave it to whoever takes it next
+        if self._stopping:
+            # Leave it for the next start: put it back untouched.
+            await outbox.mark_retry(
+                row, now=self.clock(), delay=0, error="shutdown", count_attempt=False
+            )
+            return False
+        merge, hold = await self._card_plan(row)
+        if hold > 0:
+            await outbox.mark_retry(
+                row, now=self.clock(), delay=hold, error="gathering a digest", count_attempt=False
+            )
+            return False
+        group = row.chat_id < 0
+        self._groups_in_flight += group
+        try:
+            wait = await self._take(row)
+            waited = False
+            while 0 < wait < MAX_WAIT and not self._stopping:
+                await asyncio.sleep(wait)
+                waited = True
+                wait = await self._take(row)
+        finally:
+            self._groups_in_flight -= group
+        if wait > 0:  # this chat is not ready yet: defer it without holding up the others
+            await outbox.mark_retry(
+                row, now=self.clock(), delay=wait, error="rate limited", count_attempt=False
+            )
+            return False
+        if not merge and waited and self._mergeable(row):
+            # The group is taking cards as fast as it may: the cards that came in while this
+            # one waited for its slot go with it, instead of each waiting a slot of its own.
+            merge = await outbox.queued_behind(row) > 0
+        run = await outbox.take_card_run(row, now=self.clock()) if merge else []
+        return await self.deliver(row, merged=run)
+
+    async def _take(self, row: OutboxMessage) -> float:
+        """A send slot for ``row``; cards first.
+
+        Groups come first for the bot's 30 messages a second (a card reaching its department
+        starts the work; an enterprise already has its ticket number on screen): a private
+        chat's send leaves a slot for each group row waiting here, up to half the second.
+        """
+        if row.chat_id < 0:
+            return await self.budget.take(row.chat_id)
+        reserve = min(self._groups_in_flight, self.limiter.global_per_s // 2)
+        return await self.budget.take(row.chat_id, reserve=reserve)
+
+    @staticmethod
+    def _mergeable(row: OutboxMessage) -> bool:
+        return row.chat_id < 0 and outbox.is_new_card(row)
+
+    async def _card_plan(self, row: OutboxMessage) -> tuple[bool, float]:
+        """Whether a new card goes out merged, and how long to hold it first (seconds).
+
+        Merged: the group's queue of new cards is longer than its budget left this minute.
+        Held: when the group has only ``PACE_SPARE`` sends of the minute to spare, a card waits
+        up to ``PACE_HOLD`` s after it was queued for others to share its message, unless a
+        full digest is ready: a burst that goes on spends the minute's 20 messages on full
+        digests instead of running out of them and waiting for the next minute.
+        """
+        if not self._mergeable(row):
+            return False, 0.0
         behind = await outbox.queued_behind(row)
-        if behind == 0:
-            return False
         # Keep a few slots of the minute for what staff do next (claims edit cards, replies).
         spare = await self.budget.group_remaining(row.chat_id) - outbox.DIGEST_HEADROOM
-        return behind + 1 > spare
+        if spare <= PACE_SPARE and behind + 1 < outbox.DIGEST_MAX:
+            queued = max(0.0, (self.clock() - row.created_at).total_seconds())
+            if queued < PACE_HOLD:
+                return False, PACE_HOLD - queued
+        return behind > 0 and behind + 1 > spare, 0.0
 
     def _lease_left(self, row: OutboxMessage) -> bool:
         until = row.locked_until
@@ -430,7 +537,7 @@ class Sender:
     async def _wait_for_slot(self, row: OutboxMessage) -> None:
         """A slot for the next part of ``row`` within ``MAX_WAIT``, or ``_Later``."""
         while True:
-            wait = await self.budget.take(row.chat_id)
+            wait = await self._take(row)
             if wait <= 0:
                 return
             if wait >= MAX_WAIT or self._stopping or not self._lease_left(row):

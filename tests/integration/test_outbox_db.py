@@ -365,3 +365,83 @@ async def test_postgres_claim_skips_a_row_another_worker_holds_locked(db: str) -
     finally:
         await other.close()
     assert [r.id for r in await outbox.claim_batch(now=NOW)] == [held.id]
+
+
+# ---------------------------------------------------------------- deliveries side by side
+
+
+class TimedBot(FakeBot):
+    """Also notes when each message arrived (monotonic seconds)."""
+
+    async def send_message(self, **kw: Any) -> SimpleNamespace:
+        kw["at"] = asyncio.get_running_loop().time()
+        return await super().send_message(**kw)
+
+
+def real_sender(bot: FakeBot) -> Sender:
+    return Sender(bot=bot, clock=lambda: dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+
+
+async def test_a_chat_waiting_for_its_slot_does_not_hold_up_the_others(db: str) -> None:
+    first = await enqueue(chat_id=5, kind="error", params={"message": "一"})
+    await enqueue(chat_id=6, kind="error", params={"message": "二"})
+    bot = TimedBot()
+    s = real_sender(bot)
+    s.limiter.record(5)  # chat 5 just got a message: its next one waits about a second
+    start = asyncio.get_running_loop().time()
+    assert await s.drain_once() is True
+    assert [m["chat_id"] for m in bot.sent] == [6, 5]  # the older row's wait held up nothing
+    assert bot.sent[0]["at"] - start < 0.5
+    assert bot.sent[1]["at"] - start >= 1.0
+    assert (await fresh(first)).status == OutboxStatus.SENT
+
+
+async def test_cards_come_before_private_chats_for_the_bots_slots(db: str) -> None:
+    s = real_sender(FakeBot())
+    for n in range(25):
+        s.limiter.record(1000 + n)  # 25 of the bot's 30 slots this second are used
+    card = await enqueue(chat_id=-100, kind="error", params={"message": "card"})
+    private = await enqueue(chat_id=7, kind="error", params={"message": "ack"})
+    s._groups_in_flight = 6  # six cards on their way in this sender
+    assert await s._take(private) > 0  # the enterprise's message leaves the slots to them
+    assert await s._take(card) == 0
+    s._groups_in_flight = 0
+    assert await s._take(private) == 0
+
+
+async def card(chat_id: int, n: int) -> OutboxMessage:
+    return await enqueue(
+        chat_id=chat_id,
+        kind="card",
+        params={
+            "ticket_id": n,
+            "ref": f"TD20251201-{n:04d}",
+            "text": f"问题{n}",
+            "type": "投诉",
+            "urgent": False,
+            "deadline": "12月3日 17:00",
+            "enterprise": "某某公司",
+        },
+        ticket_id=n,
+        link_role="card",
+    )
+
+
+async def test_a_group_short_of_its_minute_gathers_cards_into_digests(db: str) -> None:
+    s = real_sender(FakeBot())
+    for _ in range(17):
+        s.limiter.record(-100)  # 17 of the group's 20 messages this minute are spent
+        s.limiter._last.pop(-100)  # (spread over the minute: no per-chat gap pending)
+    lone = await card(-100, 1)
+    assert await s.drain_once() is False  # held for others to share its message
+    got = await fresh(lone)
+    assert got.status == OutboxStatus.PENDING and got.not_before is not None
+    assert s.bot.sent == []  # type: ignore[attr-defined]
+    # A full digest's worth queued: it goes at once, as one message.
+    for n in range(2, 16):
+        await card(-100, n)
+    await OutboxMessage.filter(id=lone.id).update(not_before=None)
+    assert await s.drain_once() is True
+    sent = s.bot.sent  # type: ignore[attr-defined]
+    assert len(sent) == 1 and "TD20251201-0015" in sent[0]["text"]
+    assert await OutboxMessage.filter(status=OutboxStatus.SENT).count() == 15

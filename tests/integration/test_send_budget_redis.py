@@ -48,3 +48,19 @@ async def test_redis_down_falls_back_to_local_limits() -> None:
         assert await budget.take(501) > 0  # still limited, by this worker alone
     finally:
         await client.aclose()
+
+
+async def test_a_reserve_keeps_slots_of_the_second_for_cards(redis_url: str) -> None:
+    client = Redis.from_url(redis_url)
+    try:
+        a = RedisBudget(client, margin=0, token_id="r1")
+        b = RedisBudget(client, margin=0, token_id="r1")
+        assert [await (a if n % 2 else b).take(2000 + n) for n in range(20)] == [0.0] * 20
+        # An enterprise's message leaving 10 slots to cards waits for the window to move ...
+        assert 0 < await a.take(3000, reserve=10) <= 1.0
+        assert 0 < await b.take(3001, reserve=10) <= 1.0
+        # ... while a card (no reserve) still goes, up to the bot's 30.
+        assert await b.take(-100300) == 0
+        assert await a.take(3002, reserve=5) == 0
+    finally:
+        await client.aclose()

@@ -186,3 +186,17 @@ def test_default_limits_keep_a_safety_margin() -> None:
     assert limiter.wait_time(7) == pytest.approx(0.05)
     now[0] += 0.05
     assert limiter.wait_time(7) == 0
+
+
+def test_reserve_leaves_slots_of_the_second_to_others() -> None:
+    """A send with ``reserve`` stops where that many of the bot's 30 slots are still free."""
+    now = [100.0]
+    limiter = RateLimiter(margin=0, clock=lambda: now[0])
+    for n in range(25):
+        now[0] = 100.0 + n * 0.01
+        limiter.record(1000 + n)
+    now[0] = 100.25
+    assert limiter.wait_time(7) == 0  # 25 of 30: a send without reserve goes
+    # Leaving 10 free caps it at 20 in the window: wait until the 6th oldest (100.05) expires.
+    assert limiter.wait_time(7, reserve=10) == pytest.approx(0.80)
+    assert limiter.wait_time(7, reserve=4) == 0  # 25 used, cap 26

@@ -320,7 +320,11 @@ async def open_ticket(
         return await _open(cfg, member=member, text=text, channel=channel)
 
 
-async def _open(cfg: DeskConfig, *, member: Member, text: str, channel: str) -> Ticket:
+async def _open(
+    cfg: DeskConfig, *, member: Member, text: str, channel: str, by: Actor | None = None
+) -> Ticket:
+    """Create and route a ticket; ``by`` is who entered it when not the enterprise itself
+    (a hotline operator taking a call, a grid worker after a visit)."""
     now = cfg.now()
     decision = cfg.router.route(text)
     dept = await Department.get_or_none(code=decision.department, active=True)
@@ -352,7 +356,7 @@ async def _open(cfg: DeskConfig, *, member: Member, text: str, channel: str) -> 
         ),
     )
     await ticket.fetch_related("department", "member", "enterprise")
-    actor = Actor(kind="enterprise", user_id=member.tg_user_id, name=member.contact_name)
+    actor = by or Actor(kind="enterprise", user_id=member.tg_user_id, name=member.contact_name)
     await _event(
         ticket,
         actor,
@@ -741,18 +745,7 @@ async def card_action(
 
         await _require_dept_group(cfg, actor, ticket)
         if action == "claim":
-            await _move(
-                ticket,
-                "claim",
-                actor,
-                now=now,
-                claimed_by_id=actor.user_id,
-                claimed_by_name=actor.name,
-                claimed_at=now,
-                claim_hours=_working_hours(cfg, ticket, now),
-            )
-            await department_card(ticket, tz=cfg.tz, edit=True)
-            await _tell_enterprise(cfg, ticket, "claimed")
+            await _claim(cfg, actor=actor, ticket=ticket, now=now)
             return "认领成功"
         if action == "transfer":
             check("transfer", ticket.status)
@@ -768,51 +761,11 @@ async def card_action(
             await department_card(ticket, tz=cfg.tz, edit=True)
             return "已展开完整卡片"
         if action == "to":
-            dept = await _department(arg or "")
-            old = ticket.department
-            if old is not None and dept.id == old.id:
-                raise InvalidInput("不能转办给本部门。")
-            note = f"{old.short if old else ''} {actor.name} 转办至{dept.short}"
-            await record_example(
-                ticket=ticket, department=dept.code, source="transfer", actor_id=actor.user_id
+            return await _transfer(
+                cfg, actor=actor, ticket=ticket, dept=await _department(arg or ""), now=now
             )
-            await _move(
-                ticket,
-                "transfer",
-                actor,
-                now=now,
-                note=note,
-                data={"from": old.code if old else None, "to": dept.code},
-                department_id=dept.id,
-                claimed_by_id=None,
-                claimed_by_name=None,
-                claimed_at=None,
-            )
-            # The old group's card is edited, the new group gets a fresh card: both see it.
-            old_chat = actor.chat_id
-            params = await ticket_params(ticket, tz=cfg.tz)
-            params.update(actions=[], note=f"已转办至{dept.short}（{actor.name}）", edit=True)
-            if old_chat is not None:
-                await enqueue(
-                    chat_id=old_chat,
-                    kind="card",
-                    params=params,
-                    ticket_id=ticket.id,
-                    link_role="card",
-                )
-            ticket.department = dept
-            await department_card(
-                ticket, tz=cfg.tz, edit=False, note=f"由{old.short if old else '—'}转来"
-            )
-            await _tell_enterprise(cfg, ticket, "transferred")
-            return f"已转办至{dept.short}"
         if action == "extend":
-            if ticket.status not in (TicketStatus.CLAIMED, TicketStatus.WAITING):
-                raise IllegalTransition("认领后才能申请延期。")
-            if ticket.due_at is not None and now >= ticket.due_at:
-                raise InvalidInput("已超过办理时限，不能再申请延期，请尽快办理。")
-            if await ExtensionRequest.exists(ticket_id=ticket.id, status="pending"):
-                raise Conflict("该工单已有待审批的延期申请。")
+            await check_extension_allowed(cfg, ticket=ticket)
         if action in ("return", "resolve", "wait", "extend"):
             if action != "extend":
                 check(action, ticket.status)
@@ -838,6 +791,64 @@ async def card_action(
                 }[action]
             )
         raise InvalidInput("未知操作。")
+
+
+async def _claim(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, now: dt.datetime) -> None:
+    """Take the ticket (first wins: the status compare-and-set); the card and enterprise see it."""
+    await _move(
+        ticket,
+        "claim",
+        actor,
+        now=now,
+        claimed_by_id=actor.user_id,
+        claimed_by_name=actor.name,
+        claimed_at=now,
+        claim_hours=_working_hours(cfg, ticket, now),
+    )
+    await department_card(ticket, tz=cfg.tz, edit=True)
+    await _tell_enterprise(cfg, ticket, "claimed")
+
+
+async def _transfer(
+    cfg: DeskConfig, *, actor: Actor, ticket: Ticket, dept: Department, now: dt.datetime
+) -> str:
+    """Hand the ticket to another department: its group gets a fresh card, the old group's card
+    says where it went (``actor.chat_id`` is the old group), the enterprise is told."""
+    old = ticket.department
+    if old is not None and dept.id == old.id:
+        raise InvalidInput("不能转办给本部门。")
+    note = f"{old.short if old else ''} {actor.name} 转办至{dept.short}"
+    await record_example(
+        ticket=ticket, department=dept.code, source="transfer", actor_id=actor.user_id
+    )
+    await _move(
+        ticket,
+        "transfer",
+        actor,
+        now=now,
+        note=note,
+        data={"from": old.code if old else None, "to": dept.code},
+        department_id=dept.id,
+        claimed_by_id=None,
+        claimed_by_name=None,
+        claimed_at=None,
+    )
+    # The old group's card is edited, the new group gets a fresh card: both see it.
+    old_chat = actor.chat_id
+    params = await ticket_params(ticket, tz=cfg.tz)
+    params.update(actions=[], note=f"已转办至{dept.short}（{actor.name}）", edit=True)
+    if old_chat is not None:
+        await enqueue(
+            chat_id=old_chat,
+            kind="card",
+            params=params,
+            ticket_id=ticket.id,
+            link_role="card",
+        )
+    ticket.department = dept
+    await department_card(ticket, tz=cfg.tz, edit=False, note=f"由{old.short if old else '—'}转来")
+    await _tell_enterprise(cfg, ticket, "transferred")
+    return f"已转办至{dept.short}"
 
 
 async def _wait(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, need: str) -> None:
@@ -872,6 +883,16 @@ async def _resume(cfg: DeskConfig, *, ticket: Ticket, actor: Actor) -> None:
 
 
 _DATE = re.compile(r"(20\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+async def check_extension_allowed(cfg: DeskConfig, *, ticket: Ticket) -> None:
+    """An extension may be asked for a claimed ticket, before its deadline, one at a time."""
+    if ticket.status not in (TicketStatus.CLAIMED, TicketStatus.WAITING):
+        raise IllegalTransition("认领后才能申请延期。")
+    if ticket.due_at is not None and cfg.now() >= ticket.due_at:
+        raise InvalidInput("已超过办理时限，不能再申请延期，请尽快办理。")
+    if await ExtensionRequest.exists(ticket_id=ticket.id, status="pending"):
+        raise Conflict("该工单已有待审批的延期申请。")
 
 
 async def _request_extension(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, text: str) -> None:
@@ -935,6 +956,13 @@ async def decide_extension(
     """A manager (admin role) approves or rejects an extension request."""
     if not cfg.is_admin(actor.user_id):
         raise NotAllowed("只有管理员可以审批延期申请。")
+    return await _decide_extension(cfg, actor=actor, request_id=request_id, approve=approve)
+
+
+async def _decide_extension(
+    cfg: DeskConfig, *, actor: Actor, request_id: int, approve: bool
+) -> str:
+    """Approve or reject (the caller checked the role)."""
     async with atomic():
         request = await ExtensionRequest.filter(id=request_id).select_for_update().first()
         if request is None:

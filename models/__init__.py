@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "models.sla",
     "models.staff",
     "models.webuser",
+    "models.audit",
 ]
 
 

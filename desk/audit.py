@@ -1,0 +1,55 @@
+"""The audit log of configuration and account changes (rules, SLA, calendar, users, roles).
+
+Every service that changes the desk's configuration on behalf of a person records one entry
+here in the same transaction as the change; ``recent`` reads them back for the admin web.
+Tickets are not logged here: each ticket has its own append-only event log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from models.audit import AuditEntry
+
+
+async def record(
+    *,
+    at: dt.datetime,
+    actor: str,
+    action: str,
+    target: str = "",
+    data: dict[str, Any] | None = None,
+    role: str = "",
+    ip: str = "",
+) -> AuditEntry:
+    """Append one entry.
+
+    Args:
+        at: when the change was made (the desk's clock).
+        actor: who made it (a web username, or ``shell``).
+        action: a dotted name, e.g. ``rule.update``, ``user.create``, ``calendar.set``.
+        target: what was changed, e.g. ``TAX`` or ``2026-10-10``.
+        data: what changed (before/after values); no passwords or secrets.
+        role: the actor's role when it acted.
+        ip: the client address, when the change came from the web.
+    """
+    return await AuditEntry.create(
+        at=at,
+        actor=actor[:128],
+        role=role[:16],
+        ip=ip[:64],
+        action=action[:64],
+        target=target[:128],
+        data=data or {},
+    )
+
+
+async def recent(
+    *, limit: int = 100, offset: int = 0, action_prefix: str | None = None
+) -> list[AuditEntry]:
+    """The newest entries first, optionally only actions starting with ``action_prefix``."""
+    query = AuditEntry.all()
+    if action_prefix:
+        query = query.filter(action__startswith=action_prefix)
+    return await query.order_by("-at", "-id").offset(offset).limit(limit)

@@ -110,10 +110,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
 # ---------------------------------------------------------------- dashboard
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
 @require(ALL_ROLES)
 async def dashboard(request: web.Request) -> web.StreamResponse:
     cfg = _cfg(request)
@@ -134,10 +130,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
                 "name": r.name,
                 "open": figures.open_by_code.get(r.code, 0),
                 "overdue": r.figures.open_overdue,
-                "response": _pct(r.figures.response_rate),
-                "resolution": _pct(r.figures.resolution_rate),
-                "satisfaction": _pct(r.figures.satisfaction_rate),
-                "score": _pct(r.score),
+                "response": stats.percent(r.figures.response_rate),
+                "resolution": stats.percent(r.figures.resolution_rate),
+                "satisfaction": stats.percent(r.figures.satisfaction_rate),
+                "score": stats.percent(r.score),
             }
         )
     trend = await stats.intake_trend(

@@ -108,6 +108,11 @@ def _rate(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
+def percent(rate: float | None) -> str:
+    """A rate as people read it: ``12.5%`` (one decimal), or ``—`` when there is no data."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
 @dataclass
 class Figures:
     """Counts for one department (or all) over one period; rates are derived."""

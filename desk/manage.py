@@ -22,7 +22,7 @@ from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
 from . import stats
 from .actors import Actor
 from .context import DeskConfig
-from .db import atomic
+from .db import atomic, claim_rows
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound
 from .notify import enqueue, fmt_deadline, group_chat
 from .workflow import ACTION_LABELS, STATUS_LABELS, check
@@ -327,18 +327,13 @@ async def claim_report_job(*, now: dt.datetime, lease_seconds: float = 300) -> R
     from tortoise.expressions import Q
 
     due = Q(status="pending") | Q(status="working", locked_until__lt=now)
-    for job in await ReportJob.filter(due).order_by("id").limit(5):
-        won = await ReportJob.filter(
-            id=job.id, status=job.status, locked_until=job.locked_until
-        ).update(
-            status="working",
-            locked_until=now + dt.timedelta(seconds=lease_seconds),
-            attempts=job.attempts + 1,
-        )
-        if won:
-            job.attempts += 1
-            return job
-    return None
+    won = await claim_rows(
+        await ReportJob.filter(due).order_by("id").limit(5),
+        status="working",
+        until=now + dt.timedelta(seconds=lease_seconds),
+        limit=1,
+    )
+    return won[0] if won else None
 
 
 async def run_report_job(cfg: DeskConfig, job: ReportJob) -> None:

@@ -10,6 +10,7 @@ stored ``ReportJob`` (building takes seconds and must not hold up other updates)
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -25,6 +26,7 @@ from .context import DeskConfig
 from .db import atomic, claim_rows
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound
 from .notify import enqueue, fmt_deadline, group_chat
+from .tickets import record_event
 from .workflow import ACTION_LABELS, STATUS_LABELS, check
 
 OVERDUE_LIST_MAX = 20
@@ -229,16 +231,8 @@ async def supervise(cfg: DeskConfig, *, actor: Actor, ticket_id: int) -> str:
         if await TicketEvent.exists(ticket_id=ticket.id, action="supervise", at__gte=day_start):
             raise Conflict(f"{ticket.ref} 今日已督办，请明日再催。")
         dept = ticket.department
-        await TicketEvent.create(
-            ticket_id=ticket.id,
-            actor_kind="manager",
-            actor_id=actor.user_id,
-            actor_name=actor.name,
-            action="supervise",
-            note=f"{actor.name} 督办",
-            department_id=ticket.department_id,
-            at=now,
-        )
+        manager = replace(actor, kind="manager")  # logged as a manager's act
+        await record_event(ticket, manager, "supervise", note=f"{actor.name} 督办", at=now)
         late = ticket.due_at is not None and ticket.due_at <= now
         params = {
             "ticket_id": ticket.id,

@@ -103,10 +103,6 @@ async def revoke(cfg: DeskConfig, *, actor: Actor, role: str, user_id: int, name
 # ---------------------------------------------------------------- figures
 
 
-def _figures(f: stats.Figures) -> dict[str, Any]:
-    return f.as_dict()
-
-
 async def show_stats(
     cfg: DeskConfig, *, actor: Actor, period: str | None, department: str | None = None
 ) -> None:
@@ -120,7 +116,7 @@ async def show_stats(
     params: dict[str, Any] = {
         "label": p.label,
         "scope": dept.name if dept else "全区",
-        "figures": _figures(report.total),
+        "figures": report.total.as_dict(),
     }
     if dept is not None:
         open_now = Ticket.filter(department_id=dept.id, status__in=list(OPEN_STATUSES))
@@ -143,7 +139,7 @@ async def show_rank(cfg: DeskConfig, *, actor: Actor, period: str | None) -> Non
             "code": r.code,
             "name": r.name,
             "score": r.score,
-            **{k: v for k, v in _figures(r.figures).items() if k in _RANK_FIELDS},
+            **{k: v for k, v in r.figures.as_dict().items() if k in _RANK_FIELDS},
         }
         for r in table
     ]

@@ -6,7 +6,6 @@ page shows is scoped on the server too (staff see their own department only).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,14 +13,13 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
-from tortoise.functions import Count
 
 from desk import stats, tickets
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import DeskError
 from models.department import Department
-from models.ticket import OPEN_STATUSES, Ticket, TicketStatus
+from models.ticket import Ticket, TicketStatus
 from models.webuser import WEB_ROLE_LABELS, WebRole, WebUser
 
 from . import auth
@@ -112,29 +110,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
 # ---------------------------------------------------------------- dashboard
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
-async def _trend(cfg: DeskConfig, department_id: int | None) -> dict[str, list[Any]]:
-    """Tickets received and resolved per local day over the last ``TREND_DAYS`` days."""
-    today = cfg.now().astimezone(cfg.tz).date()
-    scope: dict[str, Any] = {} if department_id is None else {"department_id": department_id}
-    days, received, resolved = [], [], []
-    for back in range(TREND_DAYS - 1, -1, -1):
-        day = today - dt.timedelta(days=back)
-        start = dt.datetime.combine(day, dt.time(), tzinfo=cfg.tz)
-        end = start + dt.timedelta(days=1)
-        days.append(f"{day:%m-%d}")
-        received.append(
-            await Ticket.filter(created_at__gte=start, created_at__lt=end, **scope).count()
-        )
-        resolved.append(
-            await Ticket.filter(resolved_at__gte=start, resolved_at__lt=end, **scope).count()
-        )
-    return {"days": days, "received": received, "resolved": resolved}
-
-
 @require(ALL_ROLES)
 async def dashboard(request: web.Request) -> web.StreamResponse:
     cfg = _cfg(request)
@@ -145,57 +120,43 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         own = await Department.get_or_none(code=user.department_code or "")
         if own is None:
             raise web.HTTPForbidden(text="账号未关联有效部门，请联系管理员。")
-    scope_id = own.id if own else None
-    today = stats.parse_period("today", now=now, tz=cfg.tz)
-    month = stats.parse_period("month", now=now, tz=cfg.tz)
-    today_report = await stats.compute(today, now=now, department_id=scope_id)
-    month_report = await stats.compute(month, now=now, department_id=scope_id)
-    league = await stats.league(month_report)
-    if own is not None:
-        league = [r for r in league if r.code == own.code]
-
-    open_query = Ticket.filter(status__in=list(OPEN_STATUSES))
-    if scope_id is not None:
-        open_query = open_query.filter(department_id=scope_id)
-    open_counts = {
-        r["department_id"]: r["n"]
-        for r in await open_query.annotate(n=Count("id"))
-        .group_by("department_id")
-        .values("department_id", "n")
-    }
+    figures = await stats.dashboard_figures(now=now, tz=cfg.tz, department=own)
     rows: list[dict[str, Any]] = []
-    for rank, r in enumerate(league, start=1):
+    for rank, r in enumerate(figures.league, start=1):
         rows.append(
             {
                 "rank": rank if r.score is not None else "—",
                 "code": r.code,
                 "name": r.name,
-                "open": 0,
+                "open": figures.open_by_code.get(r.code, 0),
                 "overdue": r.figures.open_overdue,
-                "response": _pct(r.figures.response_rate),
-                "resolution": _pct(r.figures.resolution_rate),
-                "satisfaction": _pct(r.figures.satisfaction_rate),
-                "score": _pct(r.score),
+                "response": stats.percent(r.figures.response_rate),
+                "resolution": stats.percent(r.figures.resolution_rate),
+                "satisfaction": stats.percent(r.figures.satisfaction_rate),
+                "score": stats.percent(r.score),
             }
         )
-    ids = {d.code: d.id for d in await Department.all()}
-    for row in rows:
-        row["open"] = open_counts.get(ids.get(row["code"]), 0)
-    triage_waiting = (
-        await Ticket.filter(status=TicketStatus.TRIAGE).count() if own is None else None
+    trend = await stats.intake_trend(
+        now=now, tz=cfg.tz, days=TREND_DAYS, department_id=own.id if own else None
     )
-    trend = await _trend(cfg, scope_id)
     ctx = await _context(
         request,
         scope=own.short if own else "全部部门",
-        today_label=today.label,
-        month_label=month.label,
-        received_today=today_report.total.received,
-        open_total=sum(open_counts.values()),
-        overdue_total=month_report.total.open_overdue,
-        triage_waiting=triage_waiting,
+        today_label=figures.today.period.label,
+        month_label=figures.month.period.label,
+        received_today=figures.today.total.received,
+        open_total=figures.open_total,
+        overdue_total=figures.month.total.open_overdue,
+        triage_waiting=figures.triage_waiting,
         rows=rows,
-        trend_json=json.dumps(trend, ensure_ascii=False),
+        trend_json=json.dumps(
+            {
+                "days": [f"{day:%m-%d}" for day in trend.days],
+                "received": trend.received,
+                "resolved": trend.resolved,
+            },
+            ensure_ascii=False,
+        ),
     )
     return aiohttp_jinja2.render_template("dashboard.html", request, ctx)
 

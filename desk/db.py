@@ -1,4 +1,4 @@
-"""Transactions, and exactly-once processing of inbound updates.
+"""Transactions, exactly-once processing of inbound updates, and leasing rows to one worker.
 
 A channel sets an *update scope* (``update_scope("tg:123")``) around the processing of one inbound
 update. The first desk transaction opened inside that scope records the key in
@@ -8,13 +8,17 @@ the key (and changes nothing) or finds nothing committed (and runs again).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import datetime as dt
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models.system import ProcessedUpdate
@@ -69,3 +73,54 @@ async def atomic() -> AsyncIterator[BaseDBAsyncClient]:
             if scope is not None and mark_here:
                 scope.marked = False
             raise
+
+
+class Leasable(Protocol):
+    """A row that workers take with a lease (the inbox, the outbox, briefing requests)."""
+
+    status: Any
+    locked_until: dt.datetime | None
+    attempts: int
+
+    @property
+    def pk(self) -> Any: ...
+
+    @classmethod
+    def filter(cls, *args: Q, **kwargs: Any) -> QuerySet[Any]: ...
+
+
+L = TypeVar("L", bound=Leasable)
+
+
+async def claim_rows(
+    candidates: Iterable[L], *, status: Any, until: dt.datetime, limit: int | None = None
+) -> list[L]:
+    """Take candidate rows with a compare-and-set update each; return the rows won.
+
+    A row is taken only if its status and lease are still what was read with it: the update
+    sets ``status``, leases the row ``until`` then and counts an attempt. Of several workers
+    reading the same candidates, one wins each row; the others skip it. The rows won are
+    updated in memory as well.
+
+    Args:
+        candidates: the rows read as due, in the order to take them.
+        status: the status of a taken row (``working``, ``sending``).
+        until: the end of the lease, after which another worker may take the row again.
+        limit: stop once this many rows are won; no limit when None.
+
+    Returns:
+        The rows won, in the candidates' order.
+    """
+    taken: list[L] = []
+    for row in candidates:
+        won = (
+            await type(row)
+            .filter(pk=row.pk, status=row.status, locked_until=row.locked_until)
+            .update(status=status, locked_until=until, attempts=row.attempts + 1)
+        )
+        if won:
+            row.status, row.locked_until, row.attempts = status, until, row.attempts + 1
+            taken.append(row)
+            if limit is not None and len(taken) >= limit:
+                break
+    return taken

@@ -30,6 +30,7 @@ from .context import DeskConfig
 from .db import atomic
 from .errors import InvalidInput, NotAllowed, NotFound
 from .notify import enqueue, fmt_deadline, group_chat, ticket_params
+from .tickets import record_event
 from .worktime import missing_years
 
 log = logging.getLogger(__name__)
@@ -266,15 +267,12 @@ async def _announce(
         if key != "leaders"
         else "—",
     }
-    await TicketEvent.create(
-        ticket_id=ticket.id,
-        actor_kind=actor.kind,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        action="escalate" if level else "urge",
+    await record_event(
+        ticket,
+        actor,
+        "escalate" if level else "urge",
         note=f"{label}：{reason}",
         data={"step": key, "level": level},
-        department_id=ticket.department_id,
     )
     if key == "urge":
         if dept_chat is not None:

@@ -22,6 +22,8 @@ from tortoise.transactions import in_transaction
 
 from models.system import InboxUpdate
 
+from .db import claim_rows
+
 MAX_ATTEMPTS = 5
 LEASE = 20.0  # seconds a worker holds an update it is handling
 
@@ -210,17 +212,7 @@ async def claim(
         .order_by("update_id")
         .limit(limit)
     )
-    taken: list[InboxUpdate] = []
-    for row in candidates:
-        won = await InboxUpdate.filter(
-            key=row.key, status=row.status, locked_until=row.locked_until
-        ).update(status="working", locked_until=lease, attempts=row.attempts + 1)
-        if won:
-            row.status, row.locked_until, row.attempts = "working", lease, row.attempts + 1
-            taken.append(row)
-            if len(taken) >= limit:
-                break
-    return taken
+    return await claim_rows(candidates, status="working", until=lease, limit=limit)
 
 
 async def done(row: InboxUpdate, *, now: dt.datetime) -> None:

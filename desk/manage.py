@@ -10,6 +10,7 @@ stored ``ReportJob`` (building takes seconds and must not hold up other updates)
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -22,9 +23,10 @@ from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
 from . import stats
 from .actors import Actor
 from .context import DeskConfig
-from .db import atomic
+from .db import atomic, claim_rows
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound
 from .notify import enqueue, fmt_deadline, group_chat
+from .tickets import record_event
 from .workflow import ACTION_LABELS, STATUS_LABELS, check
 
 OVERDUE_LIST_MAX = 20
@@ -101,10 +103,6 @@ async def revoke(cfg: DeskConfig, *, actor: Actor, role: str, user_id: int, name
 # ---------------------------------------------------------------- figures
 
 
-def _figures(f: stats.Figures) -> dict[str, Any]:
-    return f.as_dict()
-
-
 async def show_stats(
     cfg: DeskConfig, *, actor: Actor, period: str | None, department: str | None = None
 ) -> None:
@@ -118,7 +116,7 @@ async def show_stats(
     params: dict[str, Any] = {
         "label": p.label,
         "scope": dept.name if dept else "全区",
-        "figures": _figures(report.total),
+        "figures": report.total.as_dict(),
     }
     if dept is not None:
         open_now = Ticket.filter(department_id=dept.id, status__in=list(OPEN_STATUSES))
@@ -141,7 +139,7 @@ async def show_rank(cfg: DeskConfig, *, actor: Actor, period: str | None) -> Non
             "code": r.code,
             "name": r.name,
             "score": r.score,
-            **{k: v for k, v in _figures(r.figures).items() if k in _RANK_FIELDS},
+            **{k: v for k, v in r.figures.as_dict().items() if k in _RANK_FIELDS},
         }
         for r in table
     ]
@@ -229,16 +227,8 @@ async def supervise(cfg: DeskConfig, *, actor: Actor, ticket_id: int) -> str:
         if await TicketEvent.exists(ticket_id=ticket.id, action="supervise", at__gte=day_start):
             raise Conflict(f"{ticket.ref} 今日已督办，请明日再催。")
         dept = ticket.department
-        await TicketEvent.create(
-            ticket_id=ticket.id,
-            actor_kind="manager",
-            actor_id=actor.user_id,
-            actor_name=actor.name,
-            action="supervise",
-            note=f"{actor.name} 督办",
-            department_id=ticket.department_id,
-            at=now,
-        )
+        manager = replace(actor, kind="manager")  # logged as a manager's act
+        await record_event(ticket, manager, "supervise", note=f"{actor.name} 督办", at=now)
         late = ticket.due_at is not None and ticket.due_at <= now
         params = {
             "ticket_id": ticket.id,
@@ -327,18 +317,13 @@ async def claim_report_job(*, now: dt.datetime, lease_seconds: float = 300) -> R
     from tortoise.expressions import Q
 
     due = Q(status="pending") | Q(status="working", locked_until__lt=now)
-    for job in await ReportJob.filter(due).order_by("id").limit(5):
-        won = await ReportJob.filter(
-            id=job.id, status=job.status, locked_until=job.locked_until
-        ).update(
-            status="working",
-            locked_until=now + dt.timedelta(seconds=lease_seconds),
-            attempts=job.attempts + 1,
-        )
-        if won:
-            job.attempts += 1
-            return job
-    return None
+    won = await claim_rows(
+        await ReportJob.filter(due).order_by("id").limit(5),
+        status="working",
+        until=now + dt.timedelta(seconds=lease_seconds),
+        limit=1,
+    )
+    return won[0] if won else None
 
 
 async def run_report_job(cfg: DeskConfig, job: ReportJob) -> None:

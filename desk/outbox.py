@@ -21,6 +21,8 @@ from tortoise.transactions import in_transaction
 
 from models.outbox import MessageLink, OutboxFile, OutboxMessage, OutboxStatus
 
+from .db import claim_rows
+
 MAX_ATTEMPTS = 8
 
 # Heads of each chat's queue that are due, locked without waiting (SKIP LOCKED), leased in the
@@ -88,21 +90,7 @@ async def claim_batch(
     eligible = OutboxMessage.filter(due, channel=channel, id__in=heads)
     candidates = await eligible.filter(chat_id__lt=0).order_by("id").limit(limit)
     candidates += await eligible.filter(chat_id__gte=0).order_by("id").limit(limit)
-    taken: list[OutboxMessage] = []
-    for row in candidates:
-        won = await OutboxMessage.filter(
-            id=row.id, status=row.status, locked_until=row.locked_until
-        ).update(status=OutboxStatus.SENDING, locked_until=lease, attempts=row.attempts + 1)
-        if won:
-            row.status, row.locked_until, row.attempts = (
-                OutboxStatus.SENDING,
-                lease,
-                row.attempts + 1,
-            )
-            taken.append(row)
-            if len(taken) >= limit:
-                break
-    return taken
+    return await claim_rows(candidates, status=OutboxStatus.SENDING, until=lease, limit=limit)
 
 
 async def mark_part_sent(row: OutboxMessage, message_id: int) -> None:

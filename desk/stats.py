@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import Case, F, Q, When
 from tortoise.functions import Avg, Count
 
 from models.department import Department
@@ -106,6 +106,11 @@ def parse_period(arg: str | None, *, now: dt.datetime, tz: ZoneInfo) -> Period:
 
 def _rate(num: int, den: int) -> float | None:
     return num / den if den else None
+
+
+def percent(rate: float | None) -> str:
+    """A rate as people read it: ``12.5%`` (one decimal), or ``—`` when there is no data."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
 @dataclass
@@ -334,3 +339,124 @@ async def league(report: Report) -> list[Ranked]:
         )
     )
     return rows
+
+
+# ---------------------------------------------------------------- the admin dashboard
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """What the admin dashboard shows, for the whole hotline or for one department."""
+
+    today: Report
+    month: Report
+    league: list[Ranked]  # this month's table; only the department's own row when scoped
+    open_by_code: dict[str, int]  # open tickets per department code (a code absent: none)
+    open_total: int  # open tickets in scope, those without a department (triage) included
+    triage_waiting: int | None  # tickets waiting for dispatch; None when scoped to a department
+
+
+async def dashboard_figures(
+    *, now: dt.datetime, tz: ZoneInfo, department: Department | None = None
+) -> Dashboard:
+    """Today's and this month's figures, the league and the open tickets, for the dashboard.
+
+    Args:
+        now: the current moment; "today" and "this month" are taken in ``tz``.
+        tz: the desk's time zone.
+        department: only this department's tickets and league row; all when None.
+
+    Returns:
+        The dashboard's figures.
+    """
+    department_id = department.id if department is not None else None
+    today = await compute(
+        parse_period("today", now=now, tz=tz), now=now, department_id=department_id
+    )
+    month = await compute(
+        parse_period("month", now=now, tz=tz), now=now, department_id=department_id
+    )
+    table = await league(month)
+    if department is not None:
+        table = [r for r in table if r.code == department.code]
+    open_query = Ticket.filter(status__in=list(OPEN_STATUSES))
+    if department_id is not None:
+        open_query = open_query.filter(department_id=department_id)
+    open_counts = {
+        r["department_id"]: r["n"]
+        for r in await open_query.annotate(n=Count("id"))
+        .group_by("department_id")
+        .values("department_id", "n")
+    }
+    codes = {d.id: d.code for d in await Department.all()}
+    triage_waiting = (
+        await Ticket.filter(status=TicketStatus.TRIAGE).count() if department is None else None
+    )
+    return Dashboard(
+        today=today,
+        month=month,
+        league=table,
+        open_by_code={codes[i]: n for i, n in open_counts.items() if i in codes},
+        open_total=sum(open_counts.values()),
+        triage_waiting=triage_waiting,
+    )
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Tickets received and resolved per local day, oldest day first."""
+
+    days: list[dt.date]
+    received: list[int]
+    resolved: list[int]
+
+
+async def intake_trend(
+    *, now: dt.datetime, tz: ZoneInfo, days: int, department_id: int | None = None
+) -> Trend:
+    """Tickets received and resolved per local day over the last ``days`` days, today last.
+
+    One grouped query per series, whatever the number of days.
+
+    Args:
+        now: the current moment; it fixes "today" in ``tz``.
+        tz: the desk's time zone: each day runs from one local midnight to the next.
+        days: how many days, today included.
+        department_id: only this department's tickets; all tickets when None.
+
+    Returns:
+        The days with the tickets created (received) and resolved on each.
+    """
+    today = now.astimezone(tz).date()
+    dates = [today - dt.timedelta(days=back) for back in range(days - 1, -1, -1)]
+    starts = [dt.datetime.combine(day, dt.time(), tzinfo=tz) for day in dates]
+    bounds = [*starts, starts[-1] + dt.timedelta(days=1)]
+    scope: dict[str, Any] = {} if department_id is None else {"department_id": department_id}
+    return Trend(
+        days=dates,
+        received=await _per_day("created_at", bounds, scope),
+        resolved=await _per_day("resolved_at", bounds, scope),
+    )
+
+
+async def _per_day(column: str, bounds: list[dt.datetime], scope: dict[str, Any]) -> list[int]:
+    """Tickets with ``column`` in each ``[bounds[i], bounds[i + 1])``, in one grouped query.
+
+    A row's day is a ``CASE`` over the boundaries (local midnights, computed here), so the
+    query needs no date or time-zone function of the database: it reads the same on SQLite and
+    PostgreSQL and compares exactly as one range filter per day would.
+    """
+    whens = []
+    for i, end in enumerate(bounds[1:]):
+        before: dict[str, Any] = {f"{column}__lt": end}
+        whens.append(When(then=str(i), **before))  # the first WHEN that holds names the day
+    rows = (
+        await Ticket.filter(**{f"{column}__gte": bounds[0], f"{column}__lt": bounds[-1]}, **scope)
+        .annotate(day=Case(*whens), n=Count("id"))
+        .group_by("day")
+        .values("day", "n")
+    )
+    counts = [0] * (len(bounds) - 1)
+    for r in rows:
+        counts[int(r["day"])] = int(r["n"])
+    return counts

@@ -64,7 +64,7 @@ def _working_hours(cfg: DeskConfig, ticket: Ticket, now: dt.datetime) -> float:
     return round(cfg.calendar.working_seconds_between(start, now) / 3600, 3)
 
 
-async def _event(
+async def record_event(
     ticket: Ticket,
     actor: Actor,
     action: str,
@@ -74,8 +74,23 @@ async def _event(
     note: str = "",
     data: dict[str, Any] | None = None,
     department_id: int | None = None,
+    at: dt.datetime | None = None,
 ) -> None:
-    """Append to the ticket's log; ``department_id`` defaults to the department holding it."""
+    """Append one row to the ticket's log (``TicketEvent``), as ``actor`` did ``action``.
+
+    Args:
+        ticket: the ticket acted on.
+        actor: who acted; its kind, user id and name are recorded.
+        action: what was done (``claim``, ``urge``, ``supervise``…).
+        from_status: the status before, for a transition.
+        to_status: the status after, for a transition.
+        note: free text shown in the timeline.
+        data: details for the record.
+        department_id: the department the event counts for; by default the one holding the
+            ticket.
+        at: when it happened; the time of writing by default.
+    """
+    when: dict[str, Any] = {} if at is None else {"at": at}
     await TicketEvent.create(
         ticket_id=ticket.id,
         actor_kind=actor.kind,
@@ -87,6 +102,7 @@ async def _event(
         note=note,
         data=data or {},
         department_id=ticket.department_id if department_id is None else department_id,
+        **when,
     )
 
 
@@ -136,7 +152,7 @@ async def _move(
         raise Conflict("工单状态刚刚已被他人更新，请以最新消息为准。")
     for key, value in changes.items():
         setattr(ticket, key, value)
-    await _event(
+    await record_event(
         ticket,
         actor,
         action,
@@ -357,7 +373,7 @@ async def _open(
     )
     await ticket.fetch_related("department", "member", "enterprise")
     actor = by or Actor(kind="enterprise", user_id=member.tg_user_id, name=member.contact_name)
-    await _event(
+    await record_event(
         ticket,
         actor,
         "create",
@@ -397,7 +413,7 @@ async def _followup(
     if ticket.status == TicketStatus.WAITING and actor.kind == "enterprise":
         await _resume(cfg, ticket=ticket, actor=actor)
     await _log_message(ticket, actor, direction="in", text=text, file=file)
-    await _event(ticket, actor, "followup", note=text[:500], data={"file": bool(file)})
+    await record_event(ticket, actor, "followup", note=text[:500], data={"file": bool(file)})
     code = ticket.department.code if ticket.department else TRIAGE_CODE
     if ticket.status == TicketStatus.TRIAGE:
         code = TRIAGE_CODE
@@ -550,7 +566,7 @@ async def rate(cfg: DeskConfig, *, actor: Actor, ticket_id: int, choice: str) ->
         else:
             ticket.rating_satisfaction = SATISFACTION[choice]
         await ticket.save(update_fields=["rating_solved", "rating_satisfaction"])
-        await _event(ticket, actor, "rate", note=choice)
+        await record_event(ticket, actor, "rate", note=choice)
         unhappy = ticket.rating_solved is False or ticket.rating_satisfaction == "不满意"
         if unhappy:
             await _move(
@@ -921,7 +937,7 @@ async def _request_extension(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, t
         old_due_at=ticket.due_at,
         new_due_at=new_due,
     )
-    await _event(
+    await record_event(
         ticket,
         actor,
         "extend_request",
@@ -999,7 +1015,7 @@ async def _decide_extension(
         if approve:
             await Ticket.filter(id=ticket.id).update(due_at=request.new_due_at, updated_at=now)
             ticket.due_at = request.new_due_at
-            await _event(
+            await record_event(
                 ticket,
                 actor,
                 "extend",
@@ -1008,7 +1024,7 @@ async def _decide_extension(
             )
             await _tell_enterprise(cfg, ticket, "extended")
         else:
-            await _event(ticket, actor, "extend_reject", data={"request": request.id})
+            await record_event(ticket, actor, "extend_reject", data={"request": request.id})
         if actor.chat_id is not None:
             await enqueue(
                 chat_id=actor.chat_id,
@@ -1148,7 +1164,7 @@ async def group_message(
         else:
             check_upload(file)
         await _log_message(ticket, actor, direction="out", text=text, file=file)
-        await _event(ticket, actor, "progress", note=text[:500])
+        await record_event(ticket, actor, "progress", note=text[:500])
         chat = await _member_chat(ticket)
         if chat is not None:
             params = {

@@ -134,7 +134,7 @@ async def reply(cfg: DeskConfig, *, viewer: Viewer, ticket_id: int, text: str) -
         ticket, actor = await _acting(cfg, viewer=viewer, ticket_id=ticket_id)
         check("progress", ticket.status)
         await tickets._log_message(ticket, actor, direction="out", text=text)
-        await tickets._event(ticket, actor, "progress", note=text[:500])
+        await tickets.record_event(ticket, actor, "progress", note=text[:500])
         chat = await tickets._member_chat(ticket)
         dept = ticket.department
         if chat is not None:

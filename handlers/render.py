@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+from desk.stats import percent
+
 from . import callbacks as cb
 from . import texts as T
 
@@ -425,10 +427,6 @@ def _card_digest(p: dict[str, Any]) -> list[Op]:
 # ---------------------------------------------------------------- managers
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
 def _hours(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
@@ -439,14 +437,14 @@ def _stats(p: dict[str, Any]) -> list[Op]:
         T.STATS_HEAD.format(label=escape(p["label"]), scope=escape(p["scope"])),
         T.STATS_COUNTS.format(**f),
         T.STATS_RATES.format(
-            response=_pct(f["response_rate"]),
-            resolution=_pct(f["resolution_rate"]),
-            satisfaction=_pct(f["satisfaction_rate"]),
+            response=percent(f["response_rate"]),
+            resolution=percent(f["resolution_rate"]),
+            satisfaction=percent(f["satisfaction_rate"]),
         ),
         T.STATS_MORE.format(
-            on_time=_pct(f["on_time_rate"]),
-            reopen=_pct(f["reopen_rate"]),
-            returned=_pct(f["return_rate"]),
+            on_time=percent(f["on_time_rate"]),
+            reopen=percent(f["reopen_rate"]),
+            returned=percent(f["return_rate"]),
         ),
         T.STATS_HOURS.format(
             claim=_hours(f["avg_claim_hours"]), resolve=_hours(f["avg_resolve_hours"])
@@ -471,11 +469,11 @@ def _rank(p: dict[str, Any]) -> list[Op]:
             T.RANK_ROW.format(
                 n=n,
                 name=escape(r["name"]),
-                score=_pct(r["score"]),
-                response=_pct(r["response_rate"]),
-                resolution=_pct(r["resolution_rate"]),
-                satisfaction=_pct(r["satisfaction_rate"]),
-                on_time=_pct(r["on_time_rate"]),
+                score=percent(r["score"]),
+                response=percent(r["response_rate"]),
+                resolution=percent(r["resolution_rate"]),
+                satisfaction=percent(r["satisfaction_rate"]),
+                on_time=percent(r["on_time_rate"]),
                 dispatched=r["dispatched"],
             )
         )

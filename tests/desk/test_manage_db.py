@@ -19,7 +19,7 @@ from models.department import Department, GroupBinding
 from models.enterprise import Enterprise, Member
 from models.outbox import OutboxMessage
 from models.staff import RoleGrant
-from models.ticket import Ticket, TicketStatus
+from models.ticket import Ticket, TicketEvent, TicketStatus
 from nlp import RouteDecision
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -120,3 +120,17 @@ async def test_only_managers_and_admins_see_figures(db: str) -> None:
     admin = Actor("staff", 1, "管理员", chat_id=1)
     await manage.show_stats(cfg, actor=admin, period="week")
     assert await OutboxMessage.filter(kind="stats").count() == 2
+
+
+async def test_supervision_is_logged_as_the_managers_act_at_the_desks_time(groups: None) -> None:
+    moment = local(2026, 11, 30, 10, 15)
+    cfg = cfg_at(moment)
+    await RoleGrant.create(user_id=11, role="manager")
+    manager = Actor("staff", 11, "刘主任", chat_id=11)
+    overdue = await Ticket.get(ref="TD20261130-0003")
+    await manage.supervise(cfg, actor=manager, ticket_id=overdue.id)
+    event = await TicketEvent.get(ticket_id=overdue.id, action="supervise")
+    assert (event.actor_kind, event.actor_id, event.actor_name) == ("manager", 11, "刘主任")
+    assert (event.note, event.data) == ("刘主任 督办", {})
+    assert event.department_id == overdue.department_id and event.at == moment
+    assert await OutboxMessage.filter(kind="supervision", chat_id=TAX_CHAT).count() == 1

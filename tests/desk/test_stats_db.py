@@ -201,3 +201,76 @@ def test_periods_follow_the_office_calendar() -> None:
     for bad in ("2026-13", "yesterday", "2026-12", "2026/11", "9999-01"):
         with pytest.raises(InvalidInput):
             stats.parse_period(bad, now=now, tz=SH)
+
+
+async def _count_day_by_day(
+    column: str, today: dt.date, days: int, tz: ZoneInfo, **scope: object
+) -> list[int]:
+    """The trend as the dashboard used to count it: one range count per local day and series."""
+    counts = []
+    for back in range(days - 1, -1, -1):
+        start = dt.datetime.combine(today - dt.timedelta(days=back), dt.time(), tzinfo=tz)
+        end = start + dt.timedelta(days=1)
+        counts.append(
+            await Ticket.filter(**{f"{column}__gte": start, f"{column}__lt": end}, **scope).count()
+        )
+    return counts
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
+async def test_the_trend_counts_as_one_range_per_day_would(db: str, zone: str) -> None:
+    """Grouped by day in one query per series, the trend counts exactly what a range filter
+    per local day counts: around midnights, and across a change of UTC offset (New York leaves
+    daylight saving time on 2026-11-01)."""
+    tz = ZoneInfo(zone)
+    tax = await Department.get(code="TAX")
+    env = await Department.get(code="ENV")
+    moments = [
+        dt.datetime(2026, 10, 29, 23, 59, 59, tzinfo=tz),  # the day before the first
+        dt.datetime(2026, 10, 30, 0, 0, tzinfo=tz),
+        dt.datetime(2026, 10, 31, 7, 59, tzinfo=tz),
+        dt.datetime(2026, 10, 31, 8, 0, tzinfo=tz),
+        dt.datetime(2026, 10, 31, 23, 59, 59, tzinfo=tz),
+        dt.datetime(2026, 11, 1, 0, 30, tzinfo=tz),
+        dt.datetime(2026, 11, 1, 1, 30, tzinfo=tz),
+        dt.datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=tz),
+        dt.datetime(2026, 11, 1, 16, 0, tzinfo=tz),
+        dt.datetime(2026, 11, 2, 0, 0, tzinfo=tz),
+        dt.datetime(2026, 11, 3, 11, 0, tzinfo=tz),
+        dt.datetime(2026, 11, 3, 23, 59, tzinfo=tz),  # today, after "now"
+        dt.datetime(2026, 11, 4, 0, 0, tzinfo=tz),  # tomorrow
+    ]
+    for i, created in enumerate(moments):
+        resolved = moments[(i + 3) % len(moments)]
+        await make(
+            f"D{i}",
+            tax if i % 3 else env,
+            created_at=created,
+            resolved_at=resolved if i % 4 else None,
+            status=TicketStatus.RESOLVED if i % 4 else TicketStatus.DISPATCHED,
+        )
+    now = dt.datetime(2026, 11, 3, 12, 0, tzinfo=tz)
+    today = dt.date(2026, 11, 3)
+    for scope in ({}, {"department_id": tax.id}):
+        trend = await stats.intake_trend(now=now, tz=tz, days=5, **scope)  # type: ignore[arg-type]
+        assert trend.days == [today - dt.timedelta(days=n) for n in range(4, -1, -1)]
+        assert trend.received == await _count_day_by_day("created_at", today, 5, tz, **scope)
+        assert trend.resolved == await _count_day_by_day("resolved_at", today, 5, tz, **scope)
+    assert sum(trend.received) > 0 and sum(trend.resolved) > 0
+
+
+async def test_dashboard_figures_in_all_and_one_department(month: dict[str, Department]) -> None:
+    env = month["ENV"]
+    everything = await stats.dashboard_figures(now=AFTER, tz=SH)
+    # Open now: t3 of TAX, e1 of ENV, and x1 waiting in triage without a department.
+    assert everything.open_by_code == {"TAX": 1, "ENV": 1}
+    assert everything.open_total == 3
+    assert everything.triage_waiting == 1
+    assert [r.code for r in everything.league] == [
+        r.code for r in await stats.league(everything.month)
+    ]
+    assert (everything.today.period.key, everything.month.period.key) == ("today", "2026-12")
+    own = await stats.dashboard_figures(now=AFTER, tz=SH, department=env)
+    assert [r.code for r in own.league] == ["ENV"]
+    assert own.open_by_code == {"ENV": 1} and own.open_total == 1
+    assert own.triage_waiting is None

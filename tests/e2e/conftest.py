@@ -155,6 +155,22 @@ def dialog(fake: FakeBotAPI) -> Dialog:
     return Dialog(fake)
 
 
+@pytest.fixture
+def db_kind() -> str:
+    """End-to-end tests run on SQLite (drives ``db_url`` of tests/conftest.py); a module that
+    runs on PostgreSQL as well overrides this (test_core_loop, test_burst_digest)."""
+    return "sqlite"
+
+
+@pytest.fixture
+async def desk(fake: FakeBotAPI, db_url: str) -> AsyncIterator[Desk]:
+    """A running desk (polling) on a fresh database, stopped after the test."""
+    running = Desk(fake=fake, db_url=db_url, webhook=False)
+    await running.start()
+    yield running
+    await running.stop()
+
+
 async def bind_groups(d: Dialog) -> None:
     for group, code in ((TRIAGE_G, "TRIAGE"), (TAX_G, "TAX"), (ENV_G, "ENV")):
         await d.send(ADMIN, f"/bind {code}", chat=group)

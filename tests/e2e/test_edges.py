@@ -34,19 +34,6 @@ from models.ticket import Draft, Ticket, TicketMessage, TicketStatus
 TAX_TEXT = "我们公司出口退税申报已经一个多月了，退税款一直没到账，想问问进度"
 
 
-@pytest.fixture
-def db_kind() -> str:
-    return "sqlite"
-
-
-@pytest.fixture
-async def desk(fake: FakeBotAPI, db_url: str) -> Desk:
-    running = Desk(fake=fake, db_url=db_url, webhook=False)
-    await running.start()
-    yield running  # type: ignore[misc]
-    await running.stop()
-
-
 async def test_registration_validates_and_joins(dialog: Dialog, desk: Desk) -> None:
     d = dialog
     chat = ENT["id"]

@@ -10,7 +10,6 @@ import datetime as dt
 import io
 from collections.abc import Callable
 
-import pytest
 from conftest import (
     ADMIN,
     ENT,
@@ -34,19 +33,6 @@ from models.ticket import Ticket, TicketEvent
 MGR = {"id": 7001, "first_name": "刘", "last_name": "主任"}
 TAX_TEXT = "我们公司出口退税申报已经一个多月了，退税款一直没到账，想问问进度"
 TAX_TEXT2 = "增值税专用发票开票额度不够用了，想申请提高开票限额"
-
-
-@pytest.fixture
-def db_kind() -> str:
-    return "sqlite"
-
-
-@pytest.fixture
-async def desk(fake: FakeBotAPI, db_url: str) -> Desk:
-    running = Desk(fake=fake, db_url=db_url, webhook=False)
-    await running.start()
-    yield running  # type: ignore[misc]
-    await running.stop()
 
 
 async def grant_manager(d: Dialog) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from conftest import ADMIN, ENT, TAX1, TAX_G, TRI1, TRIAGE_G, Desk, Dialog, bind_groups, register
 from conftest import submit as submit_request
 from fakebot import FakeBotAPI
@@ -15,11 +14,6 @@ from models.sla import ExtensionRequest
 from models.ticket import Ticket, TicketEvent, TicketStatus
 
 TAX_TEXT = "我们公司出口退税申报已经一个多月了，退税款一直没到账，想问问进度"
-
-
-@pytest.fixture
-def db_kind() -> str:
-    return "sqlite"
 
 
 async def test_wait_then_extension(fake: FakeBotAPI, dialog: Dialog, db_url: str) -> None:

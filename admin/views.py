@@ -26,6 +26,7 @@ from . import auth
 from .security import (
     ALL_ROLES,
     OFFICE_ROLES,
+    READ_ALL_ROLES,
     USER,
     csrf_token,
     current_user,
@@ -54,12 +55,42 @@ async def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
         "user": user,
         "role_label": WEB_ROLE_LABELS.get(WebRole(user.role)) if user else "",
         "can_triage": user is not None and WebRole(user.role) in OFFICE_ROLES,
+        "nav": _nav(request, user),
         "csrf": csrf_token(session),
         "url": lambda name, **parts: _url(request, name, **parts),
         "static": lambda path: _url(request, "static", filename=path),
         "flash": flash,
+        "request_path": request.path,
         **extra,
     }
+
+
+# The menu: (route name, label, roles that see it). An entry shows only once its page exists
+# (its route is registered) and only to the roles it serves; the handlers check again.
+NAV: tuple[tuple[str, str, frozenset[WebRole]], ...] = (
+    ("dashboard", "首页概览", ALL_ROLES),
+    ("triage", "待分拨队列", OFFICE_ROLES),
+    ("tickets", "工单", ALL_ROLES),
+    ("intake", "代企业登记", OFFICE_ROLES),
+    ("enterprises", "企业", READ_ALL_ROLES),
+    ("departments", "部门", READ_ALL_ROLES),
+    ("rules", "分拨规则", OFFICE_ROLES),
+    ("sla", "时限与日历", OFFICE_ROLES),
+    ("users", "账号与角色", frozenset({WebRole.ADMIN})),
+    ("audit", "操作日志", frozenset({WebRole.ADMIN})),
+)
+
+
+def _nav(request: web.Request, user: WebUser | None) -> list[dict[str, str]]:
+    if user is None:
+        return []
+    role = WebRole(user.role)
+    named = request.app.router.named_resources()
+    return [
+        {"name": name, "label": label, "href": _url(request, name)}
+        for name, label, roles in NAV
+        if role in roles and name in named
+    ]
 
 
 def _safe_next(request: web.Request, value: str | None) -> str:

@@ -1,0 +1,12 @@
+"""Pages of the people and organisations: enterprises, departments, accounts and roles.
+
+(Routes are registered by ``setup``; see ``admin.app``.)
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def setup(app: web.Application) -> None:
+    """Register this module's routes on the admin app."""

@@ -223,7 +223,7 @@ async def supervise(cfg: DeskConfig, *, actor: Actor, ticket_id: int) -> str:
         check("supervise", ticket.status)
         now = cfg.now()
         local = now.astimezone(cfg.tz)
-        day_start = dt.datetime.combine(local.date(), dt.time(), tzinfo=cfg.tz)
+        day_start = stats.local_midnight(local.date(), cfg.tz)
         if await TicketEvent.exists(ticket_id=ticket.id, action="supervise", at__gte=day_start):
             raise Conflict(f"{ticket.ref} 今日已督办，请明日再催。")
         dept = ticket.department
@@ -398,7 +398,7 @@ async def daily_digests(cfg: DeskConfig, *, now: dt.datetime | None = None) -> i
     local = now.astimezone(cfg.tz)
     if local.time() < DIGEST_AT or not cfg.calendar.is_workday(local.date()):
         return 0
-    day_end = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), tzinfo=cfg.tz)
+    day_end = stats.local_midnight(local.date() + dt.timedelta(days=1), cfg.tz)
     chats = {b.code: b.chat_id for b in await GroupBinding.all() if b.code != TRIAGE_CODE}
     depts = {d.id: d for d in await Department.filter(code__in=list(chats), active=True)}
     if not depts:

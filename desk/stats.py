@@ -52,7 +52,8 @@ class Period:
     key: str  # today | week | month | YYYY-MM
 
 
-def _local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+def local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    """The instant a local day begins, in UTC (SQLite compares times as UTC text)."""
     return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
 
 
@@ -61,8 +62,8 @@ def month_period(year: int, month: int, tz: ZoneInfo) -> Period:
     nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
     return Period(
         f"{year}年{month}月",
-        _local_midnight(first, tz),
-        _local_midnight(nxt, tz),
+        local_midnight(first, tz),
+        local_midnight(nxt, tz),
         f"{first:%Y-%m}",
     )
 
@@ -78,16 +79,16 @@ def parse_period(arg: str | None, *, now: dt.datetime, tz: ZoneInfo) -> Period:
     if word in ("today", "今日", "今天"):
         return Period(
             f"今日（{today:%m月%d日}）",
-            _local_midnight(today, tz),
-            _local_midnight(today + dt.timedelta(days=1), tz),
+            local_midnight(today, tz),
+            local_midnight(today + dt.timedelta(days=1), tz),
             "today",
         )
     if word in ("week", "本周"):
         monday = today - dt.timedelta(days=today.weekday())
         return Period(
             f"本周（{monday:%m月%d日}起）",
-            _local_midnight(monday, tz),
-            _local_midnight(monday + dt.timedelta(days=7), tz),
+            local_midnight(monday, tz),
+            local_midnight(monday + dt.timedelta(days=7), tz),
             "week",
         )
     if word in ("month", "本月"):
@@ -429,8 +430,9 @@ async def intake_trend(
     """
     today = now.astimezone(tz).date()
     dates = [today - dt.timedelta(days=back) for back in range(days - 1, -1, -1)]
-    starts = [dt.datetime.combine(day, dt.time(), tzinfo=tz) for day in dates]
-    bounds = [*starts, starts[-1] + dt.timedelta(days=1)]
+    # In UTC: SQLite keeps times as UTC text and compares text, so a +08:00 boundary would
+    # cut the day at 08:00 local time there (PostgreSQL compares instants either way).
+    bounds = [local_midnight(day, tz) for day in [*dates, today + dt.timedelta(days=1)]]
     scope: dict[str, Any] = {} if department_id is None else {"department_id": department_id}
     return Trend(
         days=dates,

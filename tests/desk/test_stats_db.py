@@ -203,25 +203,19 @@ def test_periods_follow_the_office_calendar() -> None:
             stats.parse_period(bad, now=now, tz=SH)
 
 
-async def _count_day_by_day(
-    column: str, today: dt.date, days: int, tz: ZoneInfo, **scope: object
+def _by_local_day(
+    moments: list[dt.datetime | None], days: list[dt.date], tz: ZoneInfo
 ) -> list[int]:
-    """The trend as the dashboard used to count it: one range count per local day and series."""
-    counts = []
-    for back in range(days - 1, -1, -1):
-        start = dt.datetime.combine(today - dt.timedelta(days=back), dt.time(), tzinfo=tz)
-        end = start + dt.timedelta(days=1)
-        counts.append(
-            await Ticket.filter(**{f"{column}__gte": start, f"{column}__lt": end}, **scope).count()
-        )
-    return counts
+    """The expected trend, worked out in Python: each moment counts on its own local date."""
+    dates = [m.astimezone(tz).date() for m in moments if m is not None]
+    return [dates.count(day) for day in days]
 
 
 @pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
-async def test_the_trend_counts_as_one_range_per_day_would(db: str, zone: str) -> None:
-    """Grouped by day in one query per series, the trend counts exactly what a range filter
-    per local day counts: around midnights, and across a change of UTC offset (New York leaves
-    daylight saving time on 2026-11-01)."""
+async def test_the_trend_counts_each_ticket_on_its_local_day(db: str, zone: str) -> None:
+    """Grouped by day in one query per series, each ticket counts on its local date: around
+    midnights, and across a change of UTC offset (New York leaves daylight saving time on
+    2026-11-01). (SQLite compares times as UTC text: local-time boundaries would be wrong.)"""
     tz = ZoneInfo(zone)
     tax = await Department.get(code="TAX")
     env = await Department.get(code="ENV")
@@ -240,22 +234,25 @@ async def test_the_trend_counts_as_one_range_per_day_would(db: str, zone: str) -
         dt.datetime(2026, 11, 3, 23, 59, tzinfo=tz),  # today, after "now"
         dt.datetime(2026, 11, 4, 0, 0, tzinfo=tz),  # tomorrow
     ]
+    made: list[tuple[bool, dt.datetime, dt.datetime | None]] = []  # (TAX?, created, resolved)
     for i, created in enumerate(moments):
-        resolved = moments[(i + 3) % len(moments)]
+        resolved = moments[(i + 3) % len(moments)] if i % 4 else None
         await make(
             f"D{i}",
             tax if i % 3 else env,
             created_at=created,
-            resolved_at=resolved if i % 4 else None,
+            resolved_at=resolved,
             status=TicketStatus.RESOLVED if i % 4 else TicketStatus.DISPATCHED,
         )
+        made.append((bool(i % 3), created, resolved))
     now = dt.datetime(2026, 11, 3, 12, 0, tzinfo=tz)
     today = dt.date(2026, 11, 3)
     for scope in ({}, {"department_id": tax.id}):
         trend = await stats.intake_trend(now=now, tz=tz, days=5, **scope)  # type: ignore[arg-type]
         assert trend.days == [today - dt.timedelta(days=n) for n in range(4, -1, -1)]
-        assert trend.received == await _count_day_by_day("created_at", today, 5, tz, **scope)
-        assert trend.resolved == await _count_day_by_day("resolved_at", today, 5, tz, **scope)
+        mine = [m for m in made if m[0] or not scope]
+        assert trend.received == _by_local_day([m[1] for m in mine], trend.days, tz)
+        assert trend.resolved == _by_local_day([m[2] for m in mine], trend.days, tz)
     assert sum(trend.received) > 0 and sum(trend.resolved) > 0
 
 

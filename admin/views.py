@@ -14,12 +14,11 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
-from desk import stats, tickets
+from desk import stats, tickets, workbench
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import DeskError
 from models.department import Department
-from models.ticket import Ticket, TicketStatus
 from models.webuser import WEB_ROLE_LABELS, WebRole, WebUser
 
 from . import auth
@@ -198,15 +197,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 @require(OFFICE_ROLES)
 async def triage(request: web.Request) -> web.StreamResponse:
     cfg = _cfg(request)
-    departments = await Department.filter(active=True)
+    waiting, departments = await workbench.triage_queue()
     names = {d.code: d.short for d in departments}
     items = []
-    for t in (
-        await Ticket.filter(status=TicketStatus.TRIAGE)
-        .order_by("created_at")
-        .limit(200)
-        .prefetch_related("enterprise")
-    ):
+    for t in waiting:
         candidates = [
             {"code": code, "name": names[code], "score": f"{float(score):.2f}"}
             for code, score in (t.route_candidates or [])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from models.department import Department
 from models.enterprise import Enterprise, Member
-from models.ticket import Ticket
+from models.ticket import Ticket, TicketStatus
 
 from . import tickets
 from .actors import Actor
@@ -96,6 +96,18 @@ async def visible_ticket(*, viewer: Viewer, ticket_id: int) -> Ticket:
     if not viewer.may_see(ticket):
         raise NotAllowed("这是其他部门的工单，您无权查看。")
     return ticket
+
+
+async def triage_queue(*, limit: int = 200) -> tuple[list[Ticket], list[Department]]:
+    """Tickets waiting for the hotline office's screening, oldest first, and the departments
+    they may go to (active ones, in the desk's order)."""
+    waiting = (
+        await Ticket.filter(status=TicketStatus.TRIAGE)
+        .order_by("created_at")
+        .limit(limit)
+        .prefetch_related("enterprise")
+    )
+    return waiting, await Department.filter(active=True).order_by("sort", "code")
 
 
 async def _acting(cfg: DeskConfig, *, viewer: Viewer, ticket_id: int) -> tuple[Ticket, Actor]:

@@ -31,3 +31,30 @@ async def keep_trying(write: Callable[[], Awaitable[None]], *, within: float, wh
             log.warning("%s not recorded yet (database away?); retrying", what, exc_info=True)
             await asyncio.sleep(delay)
             delay = min(5.0, delay * 2)
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database could not be reached.
+
+    Such a failure says nothing about the update being handled, so it does not count toward
+    the attempts after which an update is parked: a PostgreSQL restart must not park the
+    updates that happened to be in hand.
+    """
+    import asyncpg  # the PostgreSQL driver; SQLite does not go away
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            ConnectionError
+            | TimeoutError
+            | OSError
+            | asyncpg.PostgresConnectionError
+            | asyncpg.InterfaceError
+            | asyncpg.OperatorInterventionError,  # restarting, shutting down, cannot connect now
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -31,7 +31,7 @@ from desk.db import update_scope
 from handlers.telegram import FAILURE, register
 from models.system import InboxUpdate
 
-from .retry import keep_trying
+from .retry import database_away, keep_trying
 from .sender import RedisBudget, Sender
 from .settings import Settings
 from .shared import RedisShared, Shared
@@ -177,7 +177,7 @@ class TelegramChannel:
             await self.process(update)
         except Exception as exc:
             log.exception("update %s failed; it will be retried", row.update_id)
-            await inbox.failed(row, error=repr(exc))
+            await inbox.failed(row, error=repr(exc), count=not database_away(exc))
             return
         # Handled and committed: mark it done as soon as the database lets us, so the chat's
         # next update is not held up until the lease runs out.

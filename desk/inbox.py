@@ -219,11 +219,16 @@ async def done(row: InboxUpdate, *, now: dt.datetime) -> None:
     await InboxUpdate.filter(key=row.key).update(status="done", done_at=now, locked_until=None)
 
 
-async def failed(row: InboxUpdate, *, error: str) -> None:
-    """Handling raised: retry later, park it after ``MAX_ATTEMPTS`` (kept for inspection)."""
-    status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
+async def failed(row: InboxUpdate, *, error: str, count: bool = True) -> None:
+    """Handling raised: retry later, park it after ``MAX_ATTEMPTS`` (kept for inspection).
+
+    ``count=False`` (the database was away: nothing to learn about the update) gives back the
+    attempt its claim counted.
+    """
+    attempts = row.attempts if count else max(0, row.attempts - 1)
+    status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
     await InboxUpdate.filter(key=row.key).update(
-        status=status, locked_until=None, error=error[:2000]
+        status=status, locked_until=None, error=error[:2000], attempts=attempts
     )
 
 

@@ -71,6 +71,34 @@ async def test_a_dead_worker_lease_expires_and_failures_retry_then_park(db: str)
     assert await inbox.backlog() == 0
 
 
+async def test_failures_while_the_database_was_away_do_not_count(db: str) -> None:
+    """A restart of PostgreSQL must not park the updates that were in hand."""
+    await inbox.store(msg(25, 602))
+    for n in range(inbox.MAX_ATTEMPTS * 2):
+        (row,) = await inbox.claim(now=NOW + dt.timedelta(seconds=n))
+        assert row.attempts == 1  # each claim counts one, each give-back returns it
+        await inbox.failed(row, error="connection lost", count=False)
+    assert (await InboxUpdate.get(key="tg:25")).status == "pending"
+
+
+def test_database_away_reads_the_cause_chain() -> None:
+    import asyncpg
+    from tortoise.exceptions import OperationalError
+
+    from bot.retry import database_away
+
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        except OSError as inner:
+            raise OperationalError("could not run the query") from inner
+    except OperationalError as wrapped:
+        assert database_away(wrapped)
+    assert database_away(asyncpg.exceptions.AdminShutdownError("terminating connection"))
+    assert not database_away(OperationalError("no such column: tickets.x"))
+    assert not database_away(ValueError("a handler bug"))
+
+
 async def test_two_workers_never_take_the_same_update(db: str) -> None:
     for uid in range(30, 60):
         await inbox.store(msg(uid, 700 + uid))

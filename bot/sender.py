@@ -28,10 +28,17 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.retry import keep_trying
-from desk import outbox
+from desk import notify, outbox
 from handlers.render import Copy, Document, Edit, Send, render
 from models.outbox import OutboxMessage
 
@@ -592,14 +599,28 @@ class Sender:
                 row, now=now(), delay=delay, error=str(exc), count_attempt=False
             )
             return False
+        except ChatMigrated as exc:
+            # The group became a supergroup: its binding and unsent messages follow it.
+            await outbox.release(merged)
+            moved = await notify.move_chat(old=row.chat_id, new=int(exc.new_chat_id))
+            await outbox.mark_retry(
+                row, now=now(), delay=0, error="chat migrated", count_attempt=False
+            )
+            log.warning(
+                "chat %s moved to %s (%d messages follow)", row.chat_id, exc.new_chat_id, moved
+            )
+            return False
         except Forbidden as exc:
             await outbox.release(merged)  # each is refused (and parked) on its own
             await outbox.mark_failed(row, error=f"forbidden: {exc}")
+            await self._unreachable(row, f"机器人无法在群内发言（{exc}）")
             return False
         except BadRequest as exc:
             await outbox.release(merged)
             await outbox.mark_failed(row, error=f"bad request: {exc}")
             log.warning("outbox %s to %s refused: %s", row.id, row.chat_id, exc)
+            if "chat not found" in str(exc).lower():
+                await self._unreachable(row, "群组不存在或机器人已不在群内")
             return False
         except (NetworkError, TelegramError) as exc:
             await outbox.release(merged)
@@ -609,6 +630,17 @@ class Sender:
             return False
         await self._record(lambda: outbox.mark_sent(row, now=now(), link_ids=row.message_ids))
         return True
+
+    async def _unreachable(self, row: OutboxMessage, reason: str) -> None:
+        """A department group that can never receive: the screening group hears of it."""
+        if row.chat_id >= 0:
+            return  # an enterprise that blocked the bot: parked, nobody to tell
+        try:
+            await notify.group_unreachable(
+                chat_id=row.chat_id, reason=reason, ticket_id=row.ticket_id, now=self.clock()
+            )
+        except Exception:  # the alert is a courtesy: never let it stop the sender
+            log.exception("could not alert the screening group about chat %s", row.chat_id)
 
     async def _record(self, write: Callable[[], Awaitable[None]]) -> None:
         """Record a send Telegram accepted, retrying while the database is away: giving up

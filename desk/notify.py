@@ -12,9 +12,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from models.department import TRIAGE_CODE, Department, GroupBinding
-from models.outbox import OutboxMessage
+from tortoise.exceptions import IntegrityError
+
+from models.outbox import OutboxMessage, OutboxStatus
+from models.system import JobRun
 from models.ticket import Ticket
 
+from .db import atomic
 from .validators import mask_name, mask_phone
 from .workflow import STATUS_LABELS
 
@@ -154,3 +158,56 @@ async def triage_card(
 async def department_choices(exclude: str | None = None) -> list[list[str]]:
     """``[[code, short], …]`` of active departments, for pickers."""
     return [[d.code, d.short] for d in await Department.filter(active=True) if d.code != exclude]
+
+
+async def group_unreachable(
+    *, chat_id: int, reason: str, ticket_id: int | None, now: datetime
+) -> bool:
+    """A department's group refused a message for good (bot removed, group deleted).
+
+    The screening group is told, at most once an hour per department, with what to do; the
+    department's messages are parked meanwhile, and binding a group again posts the cards of
+    its open tickets.
+
+    Returns:
+        True when the alert was queued.
+    """
+    binding = await GroupBinding.get_or_none(chat_id=chat_id)
+    if binding is None or binding.code == TRIAGE_CODE:
+        return False  # not a department's group, or the screening group itself
+    triage = await group_chat(TRIAGE_CODE)
+    if triage is None:
+        return False
+    dept = await Department.get_or_none(code=binding.code)
+    ticket = await Ticket.get_or_none(id=ticket_id) if ticket_id is not None else None
+    try:
+        async with atomic():
+            await JobRun.create(key=f"unreachable:{binding.code}:{now:%Y%m%d%H}")
+            await enqueue(
+                chat_id=triage,
+                kind="group_unreachable",
+                params={
+                    "department": dept.short if dept else binding.code,
+                    "code": binding.code,
+                    "title": binding.title or str(chat_id),
+                    "reason": reason[:200],
+                    "ref": ticket.ref if ticket else "",
+                },
+            )
+    except IntegrityError:
+        return False  # told within this hour already
+    return True
+
+
+async def move_chat(*, old: int, new: int) -> int:
+    """A group became a supergroup (Telegram's ``migrate_to_chat_id``): follow it.
+
+    The binding and the messages not yet sent move to the new chat id.
+
+    Returns:
+        How many unsent messages moved.
+    """
+    await GroupBinding.filter(chat_id=old).update(chat_id=new)
+    return await OutboxMessage.filter(
+        chat_id=old, status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]
+    ).update(chat_id=new)

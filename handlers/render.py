@@ -687,6 +687,21 @@ def _calendar_missing(p: dict[str, Any]) -> list[Op]:
     return [Send(text=T.CALENDAR_MISSING.format(years=years))]
 
 
+def _group_unreachable(p: dict[str, Any]) -> list[Op]:
+    ref = p.get("ref") or ""
+    return [
+        Send(
+            text=T.GROUP_UNREACHABLE.format(
+                department=escape(p.get("department") or ""),
+                title=escape(p.get("title") or ""),
+                reason=escape(p.get("reason") or ""),
+                code=escape(p.get("code") or ""),
+                ref_note=f"（如工单 {escape(ref)}）" if ref else "",
+            )
+        )
+    ]
+
+
 _RENDERERS: dict[str, Any] = {
     "sla_nudge": _sla_simple(T.SLA_NUDGE),
     "sla_warn": _sla_simple(T.SLA_WARN),
@@ -752,4 +767,5 @@ _RENDERERS: dict[str, Any] = {
     "escalate_usage": _fixed(T.ESCALATE_USAGE),
     "leader_usage": _fixed(T.LEADER_USAGE),
     "info": _fmt("{message}"),
+    "group_unreachable": _group_unreachable,
 }

@@ -134,6 +134,11 @@ CONTINUED = "（续 {n}/{total}）"
 DONE_USAGE = "用法：/done 工单号 办理结果，例如：/done TD20261129-0001 已为企业办理完毕。"
 BIND_USAGE = "用法：/bind 部门代码，例如 /bind TAX；分拨群使用 /bind TRIAGE。"
 
+GROUP_UNREACHABLE = (
+    "⚠️ <b>{department}</b>的工作群（{title}）无法送达：{reason}。\n"
+    "该部门的新工单卡片和提醒暂时发不出去{ref_note}。请把机器人重新拉入该群，"
+    "或在新的工作群中发送 /bind {code} 重新绑定；绑定后会补发其未结工单。"
+)
 SLA_NUDGE = "🔔 工单 <b>{ref}</b> 已超过响应时限（应于 {respond_by} 前认领）仍未认领，请尽快认领。"
 SLA_WARN = "⏰ 工单 <b>{ref}</b> 办理时限提醒：{label}，截止 {deadline}。"
 SLA_URGE = (

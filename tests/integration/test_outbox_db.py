@@ -445,3 +445,25 @@ async def test_a_group_short_of_its_minute_gathers_cards_into_digests(db: str) -
     sent = s.bot.sent  # type: ignore[attr-defined]
     assert len(sent) == 1 and "TD20251201-0015" in sent[0]["text"]
     assert await OutboxMessage.filter(status=OutboxStatus.SENT).count() == 15
+
+
+async def test_a_group_that_became_a_supergroup_is_followed(db: str) -> None:
+    """Telegram answers ``migrate_to_chat_id``: the binding and unsent messages move there."""
+    from telegram.error import ChatMigrated
+
+    from models.department import GroupBinding
+
+    await GroupBinding.create(code="TAX", chat_id=-100)
+    first = await enqueue(chat_id=-100, kind="error", params={"message": "一"})
+    second = await enqueue(chat_id=-100, kind="error", params={"message": "二"})
+    bot = FakeBot([ChatMigrated(-1001234)])
+    s, _mono = sender(bot, chat_gap=0)
+    assert await s.drain_once() is False
+    assert (await GroupBinding.get(code="TAX")).chat_id == -1001234
+    for row in (first, second):
+        got = await fresh(row)
+        assert got.chat_id == -1001234 and got.status == OutboxStatus.PENDING
+    while await s.drain_once():
+        pass
+    assert [m["chat_id"] for m in bot.sent] == [-1001234, -1001234]
+    assert [m["text"][-1] for m in bot.sent] == ["一", "二"]  # in order

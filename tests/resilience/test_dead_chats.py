@@ -23,6 +23,7 @@ from .outage_harness import (
     ENV_G,
     TAX1,
     TAX_G,
+    TRIAGE_G,
     Desk,
     Dialog,
     assert_nothing_lost_or_doubled,
@@ -117,6 +118,10 @@ async def test_blocked_enterprise_and_deleted_group_are_parked(
     assert sent_before <= {r.id for r in await OutboxMessage.filter(status=OutboxStatus.SENT)}
     ticket = await Ticket.get(ref=ref)
     assert ticket.status == TicketStatus.DISPATCHED  # with the environment bureau now
+    # The screening group was told once (not once per parked message) what to do.
+    alerts = [text for text in d.texts(TRIAGE_G["id"]) if "无法送达" in text]
+    assert len(alerts) == 1, alerts
+    assert "生态环境局" in alerts[0] and "/bind ENV" in alerts[0]
 
     # The enterprise unblocks the bot and writes again: it is answered as usual.
     fake.blocked_chats.discard(ENT["id"])

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from models.department import TRIAGE_CODE, Department, GroupBinding
 from tortoise.exceptions import IntegrityError
 
+from models.department import TRIAGE_CODE, Department, GroupBinding
 from models.outbox import OutboxMessage, OutboxStatus
 from models.system import JobRun
 from models.ticket import Ticket

@@ -15,7 +15,12 @@ from .validators import check_upload
 
 
 async def private_text(
-    cfg: DeskConfig, *, actor: Actor, text: str, reply_to: int | None = None
+    cfg: DeskConfig,
+    *,
+    actor: Actor,
+    text: str,
+    reply_to: int | None = None,
+    quoted_ref: str | None = None,
 ) -> None:
     """A text message (not a command) in an enterprise's private chat."""
     assert actor.user_id is not None and actor.chat_id is not None
@@ -25,7 +30,9 @@ async def private_text(
     if await registration.member_for(actor.user_id) is None:
         await tickets.say(chat_id=actor.chat_id, kind="not_registered")
         return
-    await tickets.enterprise_message(cfg, actor=actor, text=text, reply_to=reply_to)
+    await tickets.enterprise_message(
+        cfg, actor=actor, text=text, reply_to=reply_to, quoted_ref=quoted_ref
+    )
 
 
 async def private_contact(*, actor: Actor, phone: str, contact_user_id: int | None) -> None:
@@ -49,6 +56,7 @@ async def private_file(
     file: dict[str, Any],
     caption: str = "",
     reply_to: int | None = None,
+    quoted_ref: str | None = None,
 ) -> None:
     """A photo or document from an enterprise: material for one of its open tickets."""
     assert actor.user_id is not None and actor.chat_id is not None
@@ -56,4 +64,6 @@ async def private_file(
         await tickets.say(chat_id=actor.chat_id, kind="not_registered")
         return
     check_upload(file)  # refused with a clear message, nothing stored
-    await tickets.enterprise_message(cfg, actor=actor, text=caption, reply_to=reply_to, file=file)
+    await tickets.enterprise_message(
+        cfg, actor=actor, text=caption, reply_to=reply_to, quoted_ref=quoted_ref, file=file
+    )

@@ -441,13 +441,20 @@ async def _followup(
         )
 
 
-async def _linked_ticket(chat_id: int, message_id: int | None) -> Ticket | None:
+async def _linked_ticket(
+    chat_id: int, message_id: int | None, quoted_ref: str | None = None
+) -> Ticket | None:
+    """The ticket a replied-to message is about: its link, else the reference the bot's quoted
+    message names (a copy sent twice by a crash is not linked, but names its ticket)."""
     if message_id is None:
         return None
     link = await MessageLink.get_or_none(chat_id=chat_id, message_id=message_id)
-    if link is None:
-        return None
-    return await _ticket(link.ticket_id)
+    if link is not None:
+        return await _ticket(link.ticket_id)
+    if quoted_ref:
+        found = await Ticket.get_or_none(ref=quoted_ref)
+        return await _ticket(found.id) if found is not None else None
+    return None
 
 
 async def enterprise_message(
@@ -456,6 +463,7 @@ async def enterprise_message(
     actor: Actor,
     text: str = "",
     reply_to: int | None = None,
+    quoted_ref: str | None = None,
     file: dict[str, Any] | None = None,
 ) -> None:
     """Any message from a registered enterprise that is not a command.
@@ -477,7 +485,7 @@ async def enterprise_message(
             await ticket.save(update_fields=["rating_reason"])
             await _followup(cfg, ticket=ticket, actor=actor, text=text, label="重办原因")
             return
-        ticket = await _linked_ticket(actor.chat_id, reply_to)
+        ticket = await _linked_ticket(actor.chat_id, reply_to, quoted_ref)
         if ticket is not None and ticket.enterprise_id != member.enterprise_id:
             ticket = None
         if ticket is None and file is not None:
@@ -1122,6 +1130,7 @@ async def group_message(
     actor: Actor,
     text: str = "",
     reply_to: int | None = None,
+    quoted_ref: str | None = None,
     file: dict[str, Any] | None = None,
 ) -> bool:
     """A non-command message in a group: an answer to a prompt, or a reply to a ticket message.
@@ -1153,7 +1162,7 @@ async def group_message(
                     cfg, actor=actor, ticket=ticket, result=_check_text(text, what="办理结果")
                 )
             return True
-        linked = await _linked_ticket(actor.chat_id, reply_to)
+        linked = await _linked_ticket(actor.chat_id, reply_to, quoted_ref)
         if linked is None:
             return False
         ticket = linked

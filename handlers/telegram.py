@@ -94,6 +94,20 @@ def _reply_to(update: Update) -> int | None:
     return msg.reply_to_message.message_id if msg and msg.reply_to_message else None
 
 
+def _quoted_ref(update: Update, context: Ctx) -> str | None:
+    """The ticket reference in the bot's own message being replied to, if any.
+
+    Used when that message is not linked to a ticket: a copy the bot sent twice (a crash
+    between Telegram's answer and recording it) still names its ticket. Only the bot's own
+    messages count, so quoting a colleague who typed a reference relays nothing.
+    """
+    msg = update.effective_message
+    quoted = msg.reply_to_message if msg else None
+    if quoted is None or quoted.from_user is None or quoted.from_user.id != context.bot.id:
+        return None
+    return find_ref(quoted.text or quoted.caption or "")
+
+
 # ---------------------------------------------------------------- private chat
 
 
@@ -121,7 +135,11 @@ async def private_text(update: Update, context: Ctx) -> None:
     msg = update.effective_message
     assert msg is not None and msg.text is not None
     await intake.private_text(
-        _cfg(context), actor=_actor(update), text=msg.text, reply_to=_reply_to(update)
+        _cfg(context),
+        actor=_actor(update),
+        text=msg.text,
+        reply_to=_reply_to(update),
+        quoted_ref=_quoted_ref(update, context),
     )
 
 
@@ -172,6 +190,7 @@ async def private_file(update: Update, context: Ctx) -> None:
         file=file,
         caption=msg.caption or "",
         reply_to=_reply_to(update),
+        quoted_ref=_quoted_ref(update, context),
     )
 
 
@@ -259,6 +278,7 @@ async def group_message(update: Update, context: Ctx) -> None:
         actor=_actor(update),
         text=msg.text or msg.caption or "",
         reply_to=_reply_to(update),
+        quoted_ref=_quoted_ref(update, context),
         file=_file(update),
     )
 

@@ -27,7 +27,7 @@ from conftest import (
 from fakebot import FakeBotAPI
 
 from desk.validators import uscc_check_char
-from models.outbox import OutboxMessage
+from models.outbox import MessageLink, OutboxMessage
 from models.system import ProcessedUpdate
 from models.ticket import Draft, Ticket, TicketMessage, TicketStatus
 
@@ -225,6 +225,35 @@ async def test_photo_followup_reaches_the_group(
     assert ref in (copied.plain_text or "")
 
 
+async def test_a_reply_to_an_unlinked_copy_still_finds_its_ticket(
+    dialog: Dialog, desk: Desk, fake: FakeBotAPI
+) -> None:
+    """A message the bot sent twice (a crash between Telegram's answer and recording it) is not
+    linked to its ticket; a reply to that copy still reaches the ticket through the reference
+    the copy names. Quoting a person's message that names a reference relays nothing."""
+    d = dialog
+    await bind_groups(d)
+    await register(d, ENT)
+    ref = await submit(d, ENT, TAX_TEXT)
+    ack = await d.expect(ENT["id"], "已受理")
+    card = await d.expect(TAX_G["id"], ref)
+    await MessageLink.filter(message_id__in=[ack.message_id, card.message_id]).delete()
+    m = d.mark()
+    await d.send(ENT, "补充一下：报关单号是 0201", reply_to=ack.message_id)
+    relayed = await d.expect(TAX_G["id"], "0201", after=m)
+    assert ref in (relayed.plain_text or "")
+    assert not await Draft.exists(member__tg_user_id=ENT["id"], state="pending")  # no new draft
+    # Staff reply to the unlinked card: it reaches the enterprise.
+    m = d.mark()
+    await d.send(TAX1, "收到，正在核对。", chat=TAX_G, reply_to=card.message_id)
+    await d.expect(ENT["id"], "正在核对", after=m)
+    # A colleague's own message naming the reference is chatter, not a reply to the ticket.
+    chatter = await d.send(TAX1, f"{ref} 这个谁跟进一下？", chat=TAX_G)
+    await d.send(TAX1, "我来跟进。", chat=TAX_G, reply_to=chatter["message"]["message_id"])
+    await asyncio.sleep(1.5)
+    assert not any("我来跟进" in t for t in d.texts(ENT["id"]))
+
+
 async def test_uploads_are_checked_for_type_and_size(
     dialog: Dialog, desk: Desk, fake: FakeBotAPI
 ) -> None:
@@ -362,7 +391,8 @@ async def test_webhook_checks_secret_and_input(
 async def test_a_failed_update_is_retried_not_lost(
     dialog: Dialog, desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A handler crash (a database restart, say) leaves the update in the inbox for a retry."""
+    """A handler crash (a database restart, say) leaves the update in the inbox for a retry;
+    a bug in a handler counts toward parking the update, the database being away does not."""
     from desk import intake
     from models.system import InboxUpdate
 
@@ -373,12 +403,15 @@ async def test_a_failed_update_is_retried_not_lost(
         calls["n"] += 1
         if calls["n"] == 1:
             raise ConnectionError("database restarting")
+        if calls["n"] == 2:
+            raise ValueError("a bug in a handler")
         await real(*args, **kwargs)  # type: ignore[arg-type]
 
     await register(dialog, ENT)
     monkeypatch.setattr(intake, "private_text", flaky)
     update = await dialog.send(ENT, "园区门口道路坑洼，货车进出困难，希望尽快修补")
     await dialog.expect(ENT["id"], "确认", wait=10)
-    assert calls["n"] == 2
+    assert calls["n"] == 3
     row = await InboxUpdate.get(key=f"tg:{update['update_id']}")
+    # The database being away says nothing about the update: that try is not counted.
     assert row.status == "done" and row.attempts == 2

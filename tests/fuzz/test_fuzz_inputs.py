@@ -379,6 +379,16 @@ CASES: dict[str, list[Case]] = {
     "pending_cancelled": [lambda f: {}],
     "error": [lambda f: {"message": f.message}],
     "info": [lambda f: {"message": f.message}],
+    "group_unreachable": [
+        lambda f: {
+            "department": f.department,
+            "code": "ENV",
+            "title": f.enterprise,
+            "reason": f.message[:200],
+            "ref": "TD20261130-0001",
+        },
+        lambda f: {"department": f.department, "code": "ENV", "title": "", "reason": ""},
+    ],
     "draft_confirm": [
         lambda f: {
             "draft_id": f.id,

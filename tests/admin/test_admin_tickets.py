@@ -212,7 +212,6 @@ async def test_staff_get_403_on_another_departments_ticket(site: Site, browser: 
     await page.goto(f"{site.base}/tickets")
     assert await table_refs(page) == [tax.ref]  # their department only
     assert await page.locator("select[name=dept]").count() == 0
-    fields = None
     await page.goto(f"{site.base}/tickets/{tax.id}")
     fields = await page.text_content("#ticket-fields") or ""
     assert "139****1111" in fields and "13900001111" not in fields  # masked for staff

@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+
 from models.calendar import CalendarDay
 from models.department import Department
 from models.routing import RoutingRule
@@ -23,6 +25,7 @@ from .db import atomic
 from .errors import InvalidInput, NotFound
 
 MAX_DAY_NAME = 64
+_SAME_ROW = "时限设置有误：\n已有一条相同的规则，请刷新页面后修改那一条。"
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
@@ -112,10 +115,13 @@ async def create_policy(*, editor: Editor, policy: sla.PolicyInput) -> SlaPolicy
     Raises:
         InvalidInput: unknown department, or the same type/urgency/department exists.
     """
-    async with atomic():
-        await _check_policy(policy, exclude_id=None)
-        row = await SlaPolicy.create(**policy.as_fields())
-        await _record(editor, "sla.create", f"#{row.id}", {"after": policy.as_fields()})
+    try:
+        async with atomic():
+            await _check_policy(policy, exclude_id=None)
+            row = await SlaPolicy.create(**policy.as_fields())
+            await _record(editor, "sla.create", f"#{row.id}", {"after": policy.as_fields()})
+    except IntegrityError:  # the same row added at the same moment by someone else
+        raise InvalidInput(_SAME_ROW) from None
     return row
 
 
@@ -135,7 +141,11 @@ async def update_policy(*, editor: Editor, policy_id: int, policy: sla.PolicyInp
         after = policy.as_fields()
         if before == after:
             return row
-        await SlaPolicy.filter(id=policy_id).update(**after)
+        try:
+            async with atomic():
+                await SlaPolicy.filter(id=policy_id).update(**after)
+        except IntegrityError:
+            raise InvalidInput(_SAME_ROW) from None
         await _record(editor, "sla.update", f"#{policy_id}", {"before": before, "after": after})
         return await SlaPolicy.get(id=policy_id)
 

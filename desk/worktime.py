@@ -673,3 +673,83 @@ async def calendar_key() -> str:
     newest = await CalendarDay.all().order_by("-updated_at").first()
     count = await CalendarDay.all().count()
     return f"{newest.updated_at.isoformat() if newest else '-'}|{count}"
+
+
+# -- the month for the admin web --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DayCell:
+    """One day of the month grid of the admin web.
+
+    Attributes:
+        day: the date.
+        info: what the calendar in use says about it.
+        mark: 休 (a day off that is not an ordinary weekend), 班 (a worked weekend day) or "".
+        source: ``admin`` (an override), ``chinese_calendar`` (官方/调休 from the package) or
+            "" (the weekday rule or an estimate).
+        updated_by: who set an admin override.
+    """
+
+    day: dt.date
+    info: DayInfo
+    mark: str
+    source: str
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class MonthView:
+    """A month of the working calendar: the weeks (Monday first, None outside the month),
+    the number of workdays and whether any day is estimated."""
+
+    year: int
+    month: int
+    weeks: list[list[DayCell | None]]
+    workdays: int
+    estimated: bool
+
+    @property
+    def cells(self) -> list[DayCell]:
+        """The month's days in order."""
+        return [cell for week in self.weeks for cell in week if cell is not None]
+
+
+def month_view(
+    cal: WorkCalendar, *, year: int, month: int, rows: Iterable[CalendarDay] = ()
+) -> MonthView:
+    """The month as a grid, with each day's source from ``rows`` (that month's
+    ``calendar_day`` rows; see :func:`load_month`)."""
+    by_day = {row.day: row for row in rows}
+    first = dt.date(year, month, 1)
+    count = _stdcal.monthrange(year, month)[1]
+    cells: list[DayCell | None] = [None] * first.weekday()
+    workdays = 0
+    estimated = False
+    for i in range(count):
+        day = first + dt.timedelta(days=i)
+        info = cal.day_info(day)
+        workdays += info.workday
+        estimated |= info.estimated
+        row = by_day.get(day)
+        mark = "休" if _marked_off(day, info) else "班" if _marked_on(day, info) else ""
+        cells.append(
+            DayCell(
+                day=day,
+                info=info,
+                mark=mark,
+                source=str(row.source) if row is not None else "",
+                updated_by=row.updated_by if row is not None else "",
+            )
+        )
+    cells += [None] * (-len(cells) % 7)
+    weeks = [cells[i : i + 7] for i in range(0, len(cells), 7)]
+    return MonthView(year, month, weeks, workdays, estimated)
+
+
+async def load_month(cal: WorkCalendar, *, year: int, month: int) -> MonthView:
+    """:func:`month_view` with the month's rows read from the database."""
+    first = dt.date(year, month, 1)
+    last = dt.date(year, month, _stdcal.monthrange(year, month)[1])
+    rows = await CalendarDay.filter(day__gte=first, day__lte=last)
+    return month_view(cal, year=year, month=month, rows=rows)

@@ -34,7 +34,7 @@ from .security import ALL_ROLES, OFFICE_ROLES, USER, require
 from .views import _cfg, _context, _url
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-ACTIONS = ("claim", "reply", "transfer", "return", "resolve", "extend")
+ACTIONS = ("claim", "reply", "transfer", "return", "resolve", "wait", "extend")
 
 
 def setup(app: web.Application) -> None:
@@ -328,6 +328,10 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
         elif action == "resolve":
             answer = await workbench.resolve(
                 cfg, viewer=viewer, ticket_id=ticket_id, result=field("result")
+            )
+        elif action == "wait":
+            answer = await workbench.ask_enterprise(
+                cfg, viewer=viewer, ticket_id=ticket_id, need=field("need")
             )
         else:
             answer = await workbench.request_extension(

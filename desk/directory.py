@@ -24,7 +24,7 @@ from models.enterprise import Enterprise, Member
 from models.sla import SlaPolicy
 from models.staff import ROLE_LABELS, Role, RoleGrant
 from models.ticket import OPEN_STATUSES, Ticket, TicketStatus
-from models.webuser import WEB_ROLE_LABELS, WebRole, WebUser
+from models.webuser import WEB_ROLE_LABELS, LoginFailure, WebRole, WebUser
 
 from . import audit
 from .db import atomic
@@ -549,6 +549,8 @@ async def reset_password(
         user = await _locked_user(user_id)
         user.password_hash = password_hash
         await user.save(update_fields=["password_hash"])
+        # A reset is how a locked-out person gets back in: their failed logins are forgotten.
+        await LoginFailure.filter(username=user.username).delete()
         await _log(who, "user.password_reset", user.username, {})
     return _account(user)
 

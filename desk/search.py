@@ -329,7 +329,8 @@ def ticket_actions(*, ticket: Ticket, viewer: Viewer) -> list[str]:
     """
     if not viewer.may_act(ticket):
         return []
-    actions = [a for a in card_actions(ticket) if a in {"claim", "transfer", "return", "resolve"}]
+    offered = {"claim", "transfer", "return", "resolve", "wait"}
+    actions = [a for a in card_actions(ticket) if a in offered]
     if ticket.status in TRANSITIONS["progress"][0]:
         actions.append("reply")
     if "extend" in card_actions(ticket):

@@ -166,6 +166,15 @@ async def reply(cfg: DeskConfig, *, viewer: Viewer, ticket_id: int, text: str) -
         return "已记录（该企业未绑定 Telegram，请电话告知）"
 
 
+async def ask_enterprise(cfg: DeskConfig, *, viewer: Viewer, ticket_id: int, need: str) -> str:
+    """请企业补充: ask the enterprise for material; the deadline clock pauses until it answers."""
+    need = tickets._check_text(need, what="补充要求")
+    async with atomic():
+        ticket, actor = await _acting(cfg, viewer=viewer, ticket_id=ticket_id)
+        await tickets._wait(cfg, actor=actor, ticket=ticket, need=need)
+        return "已请企业补充材料，办理时限暂停计时"
+
+
 async def transfer(cfg: DeskConfig, *, viewer: Viewer, ticket_id: int, code: str) -> str:
     """转办 to another department (its group gets a fresh card)."""
     async with atomic():

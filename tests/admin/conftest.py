@@ -74,7 +74,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
             phone="13812345678",
         )
         ticket = await Ticket.create(
-            ref="TD20261129-0001",
+            ref="TD20200101-0001",  # a past day: never one the desk allocates now
             enterprise=ent,
             member=member,
             text="我公司想咨询一下研发费用加计扣除的申报流程，另外厂区噪声问题也想反映。",

@@ -314,7 +314,7 @@ async def test_enterprise_search_and_profile(site: Site, browser: Any) -> None:
     old = page.locator("#history-table tr[data-ref='TD20261101-0003']")
     old_text = await old.text_content() or ""
     assert "已关闭" in old_text and "税务局" in old_text and "基本满意" in old_text
-    new = await page.locator("#history-table tr[data-ref='TD20261129-0001']").text_content()
+    new = await page.locator("#history-table tr[data-ref='TD20200101-0001']").text_content()
     assert new is not None and "待分拨" in new
     await page.screenshot(path=screenshot_path("enterprise_profile"), full_page=True)
 

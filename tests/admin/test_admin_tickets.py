@@ -314,9 +314,6 @@ async def test_staff_claim_ask_for_time_and_a_manager_approves(site: Site, brows
 
 
 async def test_operator_intake_creates_a_ticket_with_its_channel(site: Site, browser: Any) -> None:
-    # The harness's triage ticket has a fixed ref of a recent day (TD20261129-0001); moved out
-    # of the way so today's first real ticket does not collide with it.
-    await Ticket.filter(id=site.ticket_id).update(ref="TD20000101-0001")
     page = await login(browser, site.base, "office")
     await page.click("header.top nav >> text=代企业登记")
     await page.fill("input[name=enterprise_name]", "天津滨海某某化工有限公司")

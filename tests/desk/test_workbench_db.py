@@ -230,3 +230,17 @@ async def test_operator_intake_records_the_channel_and_reaches_linked_enterprise
     member = await Member.get(id=visit.member_id)
     assert member.phone == "13900000002" and member.chat_id is None
     assert visit.channel == "grid"
+
+
+async def test_asking_the_enterprise_pauses_the_clock(cfg: DeskConfig, tax_ticket: Ticket) -> None:
+    await workbench.claim(cfg, viewer=TAX_STAFF, ticket_id=tax_ticket.id)
+    with pytest.raises(InvalidInput):
+        await workbench.ask_enterprise(cfg, viewer=TAX_STAFF, ticket_id=tax_ticket.id, need=" ")
+    answer = await workbench.ask_enterprise(
+        cfg, viewer=TAX_STAFF, ticket_id=tax_ticket.id, need="请提供出口报关单号"
+    )
+    assert "暂停" in answer
+    ticket = await Ticket.get(id=tax_ticket.id)
+    assert ticket.status == TicketStatus.WAITING and ticket.paused_at == NOW
+    asked = (await sent_to(ENT_CHAT))[-1]
+    assert asked.kind == "need_info" and "报关单号" in asked.params["need"]

@@ -205,7 +205,21 @@ def _nlp(args: argparse.Namespace) -> None:
                 raise SystemExit(f"{args.file}: a rules document must be a mapping")
 
             async def replace() -> dict[str, int]:
-                return await routing.replace_rules(document, by="cli")
+                import datetime as dt
+
+                from desk import audit
+                from desk.db import atomic
+
+                async with atomic():  # the rules and their audit entry, together
+                    counts = await routing.replace_rules(document, by="cli")
+                    await audit.record(
+                        at=dt.datetime.now(dt.UTC),
+                        actor="shell",
+                        action="rule.import",
+                        target=str(args.file)[:128],
+                        data=counts,
+                    )
+                return counts
 
             try:
                 counts = asyncio.run(_with_db(replace))
@@ -258,10 +272,24 @@ def _calendar(args: argparse.Namespace) -> None:
             raise SystemExit(f"desk calendar set: expected YYYY-MM-DD, got {args.day!r}") from None
 
         async def change() -> str:
+            from desk import audit
+
+            now = dt.datetime.now(dt.UTC)
             if args.kind == "clear":
                 removed = await worktime.clear_day(day)
+                if removed:
+                    await audit.record(
+                        at=now, actor="shell", action="calendar.clear", target=f"{day}"
+                    )
                 return f"{day} override removed" if removed else f"{day} had no override"
             await worktime.set_day(day, workday=args.kind == "work", name=args.name, by="cli")
+            await audit.record(
+                at=now,
+                actor="shell",
+                action="calendar.set",
+                target=f"{day}",
+                data={"workday": args.kind == "work", "name": args.name or ""},
+            )
             cal = await worktime.load_calendar()
             info = cal.day_info(day)
             return f"{day}: {'上班' if info.workday else '休息'} {info.name}".rstrip()
@@ -299,13 +327,24 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _user(args: argparse.Namespace) -> None:
+    import datetime as dt
+
     from admin.auth import create_user
     from desk.errors import DeskError
 
     password = _read_password(args.password_stdin)
 
     async def add() -> str:
+        from desk import audit
+
         user = await create_user(args.name, password, role=args.role, department_code=args.dept)
+        await audit.record(
+            at=dt.datetime.now(dt.UTC),
+            actor="shell",
+            action="user.create",
+            target=user.username,
+            data={"role": user.role, "department": user.department_code},
+        )
         dept = f", department {user.department_code}" if user.department_code else ""
         return f"admin-web user {user.username} created (role {user.role}{dept})"
 

@@ -20,7 +20,7 @@ from models.staff import ROLE_LABELS, Role, RoleGrant
 from models.system import ReportJob
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
 
-from . import stats
+from . import audit, stats
 from .actors import Actor
 from .context import DeskConfig
 from .db import atomic, claim_rows
@@ -79,6 +79,14 @@ async def grant(cfg: DeskConfig, *, actor: Actor, role: str, user_id: int, name:
                 await RoleGrant.create(
                     user_id=user_id, role=granted, name=name[:128], granted_by=actor.user_id
                 )
+                await audit.record(
+                    at=cfg.now(),
+                    actor=f"{actor.name}（Telegram {actor.user_id}）",
+                    role="admin",
+                    action="role.grant",
+                    target=f"{name}（Telegram {user_id}）",
+                    data={"role": granted.value, "via": "telegram"},
+                )
             message = f"已授予 {name} {ROLE_LABELS[granted]}（{granted.value}）角色。"
         except IntegrityError:
             message = f"{name} 已是{ROLE_LABELS[granted]}，无需重复授予。"
@@ -92,6 +100,15 @@ async def revoke(cfg: DeskConfig, *, actor: Actor, role: str, user_id: int, name
     revoked = _role(role)
     async with atomic():
         gone = await RoleGrant.filter(user_id=user_id, role=revoked).delete()
+        if gone:
+            await audit.record(
+                at=cfg.now(),
+                actor=f"{actor.name}（Telegram {actor.user_id}）",
+                role="admin",
+                action="role.revoke",
+                target=f"{name}（Telegram {user_id}）",
+                data={"role": revoked.value, "via": "telegram"},
+            )
         message = (
             f"已收回 {name} 的{ROLE_LABELS[revoked]}角色。"
             if gone

@@ -59,6 +59,18 @@ def test_user_add_and_first_run_hint(tmp_path: Path) -> None:
         assert out.returncode != 0 and words in out.stderr, (args, out.stderr)
     no_tty = desk(["user", "add", "sun", "--role", "office"], env, "")
     assert no_tty.returncode != 0 and "--password-stdin" in no_tty.stderr
+    # Accounts made from the shell are in the audit log (no password in it).
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "desk.sqlite3") as conn:
+        logged = conn.execute(
+            "SELECT actor, action, target, data FROM audit_entry ORDER BY id"
+        ).fetchall()
+    assert [row[:3] for row in logged] == [
+        ("shell", "user.create", "chief"),
+        ("shell", "user.create", "li"),
+    ]
+    assert all("pass" not in row[3] for row in logged)
 
 
 async def test_created_users_hold_an_argon2_hash(tmp_path: Path) -> None:

@@ -101,6 +101,19 @@ def test_calendar_override_and_sla_scan(env: dict[str, str]) -> None:
     assert "7休" in run(["calendar", "show", "2026-12"], env)
     assert "override removed" in run(["calendar", "set", "2026-12-07", "clear"], env)
     assert "7休" not in run(["calendar", "show", "2026-12"], env)
+    # Both changes are in the audit log, made by the shell.
+    import sqlite3
+
+    path = env["DESK_DATABASE_URL"].removeprefix("sqlite://")
+    with sqlite3.connect(path) as conn:
+        logged = conn.execute(
+            "SELECT actor, action, target FROM audit_entry WHERE action LIKE 'calendar.%' "
+            "ORDER BY id"
+        ).fetchall()
+    assert logged[-2:] == [
+        ("shell", "calendar.set", "2026-12-07"),
+        ("shell", "calendar.clear", "2026-12-07"),
+    ]
     scan = run(["sla", "scan", "--dry-run", "--now", "2027-01-04T09:30+08:00"], env)
     assert "would do 0 step(s)" in scan  # no tickets in this database
     assert "offset" in run(["sla", "scan", "--now", "2027-01-04T09:30"], env, ok=False)

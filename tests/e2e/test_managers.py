@@ -26,6 +26,7 @@ from conftest import (
 from fakebot import FakeBotAPI
 from fakebot.server import SentMessage
 
+from models.audit import AuditEntry
 from models.staff import RoleGrant
 from models.system import ReportJob
 from models.ticket import Ticket, TicketEvent
@@ -40,6 +41,8 @@ async def grant_manager(d: Dialog) -> None:
     m = d.mark()
     await d.send(ADMIN, "/grant manager", chat=TRIAGE_G, reply_to=hello["message"]["message_id"])
     await d.expect(TRIAGE_G["id"], "已授予", after=m)
+    entry = await AuditEntry.get(action="role.grant")  # the bot's grants are audited too
+    assert str(MGR["id"]) in entry.target and entry.data == {"role": "manager", "via": "telegram"}
 
 
 async def test_manager_commands(dialog: Dialog, desk: Desk, fake: FakeBotAPI) -> None:

@@ -310,6 +310,16 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("escalate_usage", {}),
         ("leader_usage", {}),
         ("info", {"message": user}),
+        (
+            "group_unreachable",
+            {
+                "department": "生态环境局",
+                "code": "ENV",
+                "title": user,
+                "reason": "群组不存在或机器人已不在群内",
+                "ref": "TD20261201-0001",
+            },
+        ),
         ("sla_nudge", dict(base, respond_by="2026-12-01（周二）13:00", reply_role="card")),
         ("sla_warn", dict(base, label="已用时80%", reply_role="card")),
         ("sla_urge", dict(sla, step="urge", label="催办", level=0, reply_role="card")),

@@ -16,11 +16,12 @@ and started again. Afterwards:
   flight when its worker was killed (the message left, the row was not yet marked sent) goes
   out again when the row's lease expires.
 
-Bound on duplicates: a worker's sender delivers one outbox row at a time and marks it sent before
-taking the next, so a SIGKILL can interrupt at most one send (one message) of the killed worker.
-The test matches each duplicate to a kill that came within a few seconds after the first copy
-and asserts at most one duplicate per kill (hence at most one per kill in total), and none
-without a kill.
+Bound on duplicates: a worker's sender delivers up to ``bot.sender.PARALLEL`` outbox rows side
+by side (each the head of its own chat) and marks each sent as soon as Telegram answers, so a
+SIGKILL can interrupt at most that many sends of the killed worker. The test matches each
+duplicate to a kill that came within a few seconds after the first copy and asserts at most
+``PARALLEL`` duplicates per kill, and none without a kill (the figures print how many there
+were: a few per run, most kills none).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from soak_harness import (
 )
 
 from bot import db as dbmod
+from bot.sender import PARALLEL
 from models.department import TRIAGE_CODE
 from models.outbox import OutboxMessage
 from models.system import InboxUpdate, ProcessedUpdate
@@ -246,8 +248,7 @@ async def test_sigkill_soak_loses_nothing(
             code = ticket.department.code if ticket.department else TRIAGE_CODE
             assert card_chats[ticket.id] == groups[code], ticket.ref
         assert not stray, report
-        assert max(per_kill.values(), default=0) <= 1, report
-        assert len(duplicates) <= len(kills), report
+        assert max(per_kill.values(), default=0) <= PARALLEL, report
 
         # ---- graceful stop of both workers
         exits = [await w.terminate(timeout=30) for w in workers]
@@ -266,8 +267,8 @@ async def test_sigkill_soak_loses_nothing(
             f"{len(enterprises)} enterprises; {len(stats.updates)} updates incl. button presses; "
             f"{stats.via_draft} follow-ups re-sent via 补充到 after replying to a duplicate\n"
             f"workers: 2, kills: {len(kills)}, starts: {[w.starts for w in workers]}\n"
-            f"duplicates: {len(duplicates)} ({dict(dup_kinds)}), bound asserted: <= 1 per kill "
-            f"(<= {len(kills)}); {duplicates[:10]}\n"
+            f"duplicates: {len(duplicates)} ({dict(dup_kinds)}) for {len(kills)} kills, "
+            f"bound asserted: <= {PARALLEL} per kill (the sends in flight); {duplicates[:10]}\n"
             f"webhook POSTs: {len(attempts)}, failed: "
             f"{sum(not 200 <= d.status < 300 for d in attempts)}, max attempts for one update: "
             f"{max((d.attempt for d in attempts), default=0)}\n"

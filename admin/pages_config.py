@@ -18,17 +18,15 @@ from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
-from aiohttp_session import get_session
 
 from desk import audit, routing, settings_admin, sla, worktime
 from desk.errors import DeskError, InvalidInput
-from desk.settings_admin import Editor
 from models.department import Department
 from models.sla import SlaPolicy
-from models.webuser import WEB_ROLE_LABELS, WebRole, WebUser
+from models.webuser import WEB_ROLE_LABELS, WebRole
 
-from .security import OFFICE_ROLES, USER, require
-from .views import _cfg, _context, _url
+from .security import OFFICE_ROLES, require
+from .views import _cfg, _context, _url, editor, flash
 
 ADMIN_ONLY = frozenset({WebRole.ADMIN})
 AUDIT_PAGE_SIZE = 50
@@ -51,18 +49,6 @@ AUDIT_FILTERS = (
     ("calendar.", "工作日历"),
     ("user.", "账号"),
 )
-
-
-def _editor(request: web.Request) -> Editor:
-    user: WebUser = request[USER]
-    return Editor(
-        name=user.username, role=user.role, ip=request.remote or "", at=_cfg(request).now()
-    )
-
-
-async def _flash(request: web.Request, text: str, *, ok: bool = True) -> None:
-    session = await get_session(request)
-    session["flash"] = {"ok": ok, "text": text}
 
 
 def _with_query(url: str, **query: str) -> str:
@@ -189,7 +175,7 @@ async def rule_save(request: web.Request) -> web.StreamResponse:
             extra["trial_error"] = "请在“试算”框中输入一条留言，再按编辑中的规则试算。"
         return await _rule_page(request, rule, texts=texts, q=q, extra=extra)
     try:
-        diff = await settings_admin.save_rule(editor=_editor(request), code=code, texts=texts)
+        diff = await settings_admin.save_rule(editor=editor(request), code=code, texts=texts)
     except InvalidInput as exc:
         return await _rule_page(request, rule, texts=texts, q=q, error=exc.message, status=400)
     if diff:
@@ -214,7 +200,7 @@ async def rule_save(request: web.Request) -> web.StreamResponse:
         return await _rule_page(
             request, rule, texts=routing.spec_to_text(rule.spec), q=q, extra=extra
         )
-    await _flash(request, text)
+    await flash(request, text)
     raise web.HTTPFound(_q_link(_url(request, "rule_edit", code=code), q))
 
 
@@ -333,12 +319,12 @@ async def sla_create(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
         policy = _parse_policy(form)
-        row = await settings_admin.create_policy(editor=_editor(request), policy=policy)
+        row = await settings_admin.create_policy(editor=editor(request), policy=policy)
     except InvalidInput as exc:
         return await _sla_page(
             request, template="sla.html", form=_form_values(form), error=exc.message, status=400
         )
-    await _flash(request, f"已新增时限规则 #{row.id}。")
+    await flash(request, f"已新增时限规则 #{row.id}。")
     raise web.HTTPFound(_url(request, "sla"))
 
 
@@ -360,7 +346,7 @@ async def sla_update(request: web.Request) -> web.StreamResponse:
     try:
         policy = _parse_policy(form)
         await settings_admin.update_policy(
-            editor=_editor(request), policy_id=policy_id, policy=policy
+            editor=editor(request), policy_id=policy_id, policy=policy
         )
     except InvalidInput as exc:
         return await _sla_page(
@@ -373,7 +359,7 @@ async def sla_update(request: web.Request) -> web.StreamResponse:
         )
     except DeskError as exc:
         raise web.HTTPNotFound(text=exc.message) from None
-    await _flash(request, f"已保存时限规则 #{policy_id}。")
+    await flash(request, f"已保存时限规则 #{policy_id}。")
     raise web.HTTPFound(_url(request, "sla"))
 
 
@@ -381,11 +367,11 @@ async def sla_update(request: web.Request) -> web.StreamResponse:
 async def sla_delete(request: web.Request) -> web.StreamResponse:
     policy_id = _policy_id(request)
     try:
-        await settings_admin.delete_policy(editor=_editor(request), policy_id=policy_id)
+        await settings_admin.delete_policy(editor=editor(request), policy_id=policy_id)
     except DeskError as exc:
-        await _flash(request, exc.message, ok=False)
+        await flash(request, exc.message, ok=False)
     else:
-        await _flash(request, f"已删除时限规则 #{policy_id}。")
+        await flash(request, f"已删除时限规则 #{policy_id}。")
     raise web.HTTPFound(_url(request, "sla"))
 
 
@@ -464,7 +450,7 @@ async def calendar_set(request: web.Request) -> web.StreamResponse:
             raise InvalidInput("请选择“上班”或“休息”。")
         day = settings_admin.parse_day(values["day"])
         await settings_admin.set_calendar_day(
-            editor=_editor(request), day=day, workday=values["workday"] == "1", name=values["name"]
+            editor=editor(request), day=day, workday=values["workday"] == "1", name=values["name"]
         )
     except InvalidInput as exc:
         return await _calendar_page(
@@ -476,7 +462,7 @@ async def calendar_set(request: web.Request) -> web.StreamResponse:
         )
     await _reload_calendar(request)
     what = "上班" if values["workday"] == "1" else "休息"
-    await _flash(
+    await flash(
         request,
         f"已将 {day.isoformat()} 设为{what}"
         + (f"（{values['name'].strip()}）" if values["name"].strip() else "")
@@ -491,12 +477,12 @@ async def calendar_clear(request: web.Request) -> web.StreamResponse:
     month = str(form.get("month", ""))
     try:
         day = settings_admin.parse_day(str(form.get("day", "")))
-        await settings_admin.clear_calendar_day(editor=_editor(request), day=day)
+        await settings_admin.clear_calendar_day(editor=editor(request), day=day)
     except DeskError as exc:
-        await _flash(request, exc.message, ok=False)
+        await flash(request, exc.message, ok=False)
         raise web.HTTPFound(_with_query(_url(request, "calendar"), month=month)) from None
     await _reload_calendar(request)
-    await _flash(request, f"已撤销 {day.isoformat()} 的管理员设置，恢复官方安排。")
+    await flash(request, f"已撤销 {day.isoformat()} 的管理员设置，恢复官方安排。")
     raise web.HTTPFound(_with_query(_url(request, "calendar"), month=f"{day:%Y-%m}"))
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from aiohttp_session import get_session
 
 from desk import directory
 from desk.errors import DeskError
@@ -23,7 +22,7 @@ from models.webuser import WEB_ROLE_LABELS, WebRole, WebUser
 
 from . import auth
 from .security import OFFICE_ROLES, READ_ALL_ROLES, USER, require
-from .views import _cfg, _context, _url
+from .views import _cfg, _context, _url, editor, flash
 
 ADMIN_ONLY = frozenset({WebRole.ADMIN})
 
@@ -43,24 +42,12 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/users/grants/revoke", grant_revoke, name="grant_revoke")
 
 
-def _who(request: web.Request) -> directory.Who:
-    user: WebUser = request[USER]
-    return directory.Who(
-        actor=user.username, role=user.role, ip=request.remote or "", at=_cfg(request).now()
-    )
-
-
 def _local(request: web.Request, moment: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return moment.astimezone(_cfg(request).tz).strftime(fmt) if moment else ""
 
 
 def _int(value: str, default: int = 1) -> int:
     return int(value) if value.isdigit() and len(value) < 9 else default
-
-
-async def _flash(request: web.Request, ok: bool, text: str) -> None:
-    session = await get_session(request)
-    session["flash"] = {"ok": ok, "text": text}
 
 
 # ---------------------------------------------------------------- enterprises
@@ -174,7 +161,7 @@ async def user_create(request: web.Request) -> web.StreamResponse:
     }
     try:
         made = await directory.create_account(
-            who=_who(request),
+            who=editor(request),
             username=form["username"],
             password=str(data.get("password", "")),
             role=form["role"],
@@ -184,7 +171,7 @@ async def user_create(request: web.Request) -> web.StreamResponse:
     except DeskError as exc:
         return await _users_page(request, error=exc.message, form=form, status=400)
     dept = f"（{made.department_code}）" if made.department_code else ""
-    await _flash(request, True, f"已创建账号 {made.username}：{made.role_label}{dept}。")
+    await flash(request, f"已创建账号 {made.username}：{made.role_label}{dept}。")
     raise web.HTTPFound(_url(request, "users"))
 
 
@@ -197,15 +184,15 @@ async def user_role(request: web.Request) -> web.StreamResponse:
     data = await request.post()
     try:
         row = await directory.change_account(
-            who=_who(request),
+            who=editor(request),
             user_id=_user_id(request),
             role=str(data.get("role", "")),
             department_code=str(data.get("department_code", "")) or None,
         )
         dept = f"（{row.department_code}）" if row.department_code else ""
-        await _flash(request, True, f"{row.username} 的角色现为{row.role_label}{dept}。")
+        await flash(request, f"{row.username} 的角色现为{row.role_label}{dept}。")
     except DeskError as exc:
-        await _flash(request, False, exc.message)
+        await flash(request, exc.message, ok=False)
     raise web.HTTPFound(_url(request, "users"))
 
 
@@ -215,12 +202,12 @@ async def user_active(request: web.Request) -> web.StreamResponse:
     active = str(data.get("active", "")) == "1"
     try:
         row = await directory.set_account_active(
-            who=_who(request), user_id=_user_id(request), active=active
+            who=editor(request), user_id=_user_id(request), active=active
         )
         done = "已启用" if row.active else "已停用"
-        await _flash(request, True, f"{done}账号 {row.username}。")
+        await flash(request, f"{done}账号 {row.username}。")
     except DeskError as exc:
-        await _flash(request, False, exc.message)
+        await flash(request, exc.message, ok=False)
     raise web.HTTPFound(_url(request, "users"))
 
 
@@ -229,14 +216,14 @@ async def user_password(request: web.Request) -> web.StreamResponse:
     data = await request.post()
     try:
         row = await directory.reset_password(
-            who=_who(request),
+            who=editor(request),
             user_id=_user_id(request),
             password=str(data.get("password", "")),
             hash_password=auth.hash_password,
         )
-        await _flash(request, True, f"已重置 {row.username} 的密码，请通过安全渠道告知本人。")
+        await flash(request, f"已重置 {row.username} 的密码，请通过安全渠道告知本人。")
     except DeskError as exc:
-        await _flash(request, False, exc.message)
+        await flash(request, exc.message, ok=False)
     raise web.HTTPFound(_url(request, "users"))
 
 
@@ -246,7 +233,7 @@ async def grant_create(request: web.Request) -> web.StreamResponse:
     form = {"user_id": str(data.get("user_id", "")).strip(), "name": str(data.get("name", ""))}
     try:
         row = await directory.grant_role(
-            who=_who(request),
+            who=editor(request),
             role=str(data.get("role", "manager")),
             user_id=directory.parse_tg_user_id(form["user_id"]),
             name=form["name"],
@@ -254,7 +241,7 @@ async def grant_create(request: web.Request) -> web.StreamResponse:
     except DeskError as exc:
         return await _users_page(request, grant_error=exc.message, grant_form=form, status=400)
     who = f"{row.name}（{row.user_id}）" if row.name else str(row.user_id)
-    await _flash(request, True, f"已授予 {who} {row.role_label}角色。")
+    await flash(request, f"已授予 {who} {row.role_label}角色。")
     raise web.HTTPFound(_url(request, "users"))
 
 
@@ -264,9 +251,9 @@ async def grant_revoke(request: web.Request) -> web.StreamResponse:
     try:
         user_id = directory.parse_tg_user_id(str(data.get("user_id", "")))
         await directory.revoke_role(
-            who=_who(request), role=str(data.get("role", "")), user_id=user_id
+            who=editor(request), role=str(data.get("role", "")), user_id=user_id
         )
-        await _flash(request, True, f"已收回用户 {user_id} 的角色。")
+        await flash(request, f"已收回用户 {user_id} 的角色。")
     except DeskError as exc:
-        await _flash(request, False, exc.message)
+        await flash(request, exc.message, ok=False)
     raise web.HTTPFound(_url(request, "users"))

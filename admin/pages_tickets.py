@@ -16,22 +16,21 @@ from urllib.parse import quote, urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
-from aiohttp_session import get_session
 
 from desk import search, workbench
 from desk.errors import DeskError, InvalidInput, NotAllowed, NotFound
 from desk.notify import fmt_deadline
-from desk.search import TicketFilter
+from desk.search import QUERY_KEYS, TicketFilter
 from desk.validators import mask_name, mask_phone
-from desk.workbench import INTAKE_CHANNELS, Viewer
+from desk.workbench import INTAKE_CHANNELS
 from desk.workflow import STATUS_LABELS
 from models.department import Department
 from models.enterprise import Member
-from models.webuser import WebRole, WebUser
+from models.webuser import WebRole
 from nlp import REQUEST_TYPES
 
-from .security import ALL_ROLES, OFFICE_ROLES, USER, require
-from .views import _cfg, _context, _url
+from .security import ALL_ROLES, OFFICE_ROLES, require
+from .views import _cfg, _context, _url, flash, request_viewer
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACTIONS = ("claim", "reply", "transfer", "return", "resolve", "wait", "extend")
@@ -50,11 +49,6 @@ def setup(app: web.Application) -> None:
     )
     app.router.add_get("/intake", intake_page, name="intake")
     app.router.add_post("/intake", intake_submit)
-
-
-def _viewer(request: web.Request) -> Viewer:
-    user: WebUser = request[USER]
-    return Viewer(username=user.username, role=user.role, department_code=user.department_code)
 
 
 def _http_error(exc: DeskError) -> web.HTTPException | None:
@@ -80,7 +74,7 @@ async def _departments() -> list[Department]:
 @require(ALL_ROLES)
 async def tickets_list(request: web.Request) -> web.StreamResponse:
     cfg = _cfg(request)
-    viewer = _viewer(request)
+    viewer = request_viewer(request)
     now = cfg.now()
     error = None
     flt = TicketFilter()
@@ -146,20 +140,8 @@ async def tickets_list(request: web.Request) -> web.StreamResponse:
 
 def _filter_form(flt: TicketFilter, raw: Any) -> dict[str, str]:
     """The form's values: the parsed filter, or what was typed when it did not parse."""
-    if raw is not None:
-        keys = ("state", "dept", "type", "urgency", "overdue", "from", "to", "enterprise", "q")
-        return {k: str(raw.get(k, "")) for k in keys}
-    return {
-        "state": flt.state,
-        "dept": flt.department,
-        "type": flt.type,
-        "urgency": flt.urgency,
-        "overdue": "1" if flt.overdue else "",
-        "from": f"{flt.created_from:%Y-%m-%d}" if flt.created_from else "",
-        "to": f"{flt.created_to:%Y-%m-%d}" if flt.created_to else "",
-        "enterprise": flt.enterprise,
-        "q": flt.text,
-    }
+    values = flt.to_query() if raw is None else {k: str(raw.get(k, "")) for k in QUERY_KEYS}
+    return {k: values.get(k, "") for k in QUERY_KEYS}
 
 
 @require(ALL_ROLES)
@@ -169,13 +151,12 @@ async def tickets_export(request: web.Request) -> web.StreamResponse:
     try:
         flt = TicketFilter.from_query(request.query)
         rows = await search.export_rows(
-            filter=flt, viewer=_viewer(request), now=cfg.now(), tz=cfg.tz
+            filter=flt, viewer=request_viewer(request), now=cfg.now(), tz=cfg.tz
         )
     except DeskError as exc:
         if (answer := _http_error(exc)) is not None:
             raise answer from None
-        session = await get_session(request)
-        session["flash"] = {"ok": False, "text": exc.message}
+        await flash(request, exc.message, ok=False)
         raise web.HTTPFound(_url(request, "tickets") + "?" + urlencode(request.query)) from None
     body = await search.export_workbook(rows=rows, tz=cfg.tz)
     name = f"工单导出-{cfg.now().astimezone(cfg.tz):%Y%m%d-%H%M}.xlsx"
@@ -205,7 +186,7 @@ def _ticket_id(request: web.Request, key: str = "ticket_id") -> int:
 @require(ALL_ROLES)
 async def ticket_page(request: web.Request) -> web.StreamResponse:
     cfg = _cfg(request)
-    viewer = _viewer(request)
+    viewer = request_viewer(request)
     now = cfg.now()
     try:
         ticket = await workbench.visible_ticket(viewer=viewer, ticket_id=_ticket_id(request))
@@ -296,7 +277,7 @@ def _day(raw: str) -> dt.date:
 async def ticket_action(request: web.Request) -> web.StreamResponse:
     """One action of the detail page's forms; the result is a flash message on that page."""
     cfg = _cfg(request)
-    viewer = _viewer(request)
+    viewer = request_viewer(request)
     ticket_id = _ticket_id(request)
     action = request.match_info["action"]
     if action not in ACTIONS:
@@ -307,7 +288,6 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
         value = form.get(name, "")
         return value if isinstance(value, str) else ""
 
-    session = await get_session(request)
     try:
         # A foreign ticket is 403 whatever the form holds (the action checks it again).
         await workbench.visible_ticket(viewer=viewer, ticket_id=ticket_id)
@@ -341,11 +321,11 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
                 day=_day(field("day")),
                 reason=field("reason"),
             )
-        session["flash"] = {"ok": True, "text": answer}
+        await flash(request, answer)
     except DeskError as exc:
         if (http := _http_error(exc)) is not None:
             raise http from None
-        session["flash"] = {"ok": False, "text": exc.message}
+        await flash(request, exc.message, ok=False)
     raise web.HTTPFound(_url(request, "ticket", ticket_id=str(ticket_id)))
 
 
@@ -353,7 +333,7 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
 async def extension_decide(request: web.Request) -> web.StreamResponse:
     """批准 / 驳回 an extension request (managers, the office, admins; checked in desk)."""
     cfg = _cfg(request)
-    viewer = _viewer(request)
+    viewer = request_viewer(request)
     request_id = _ticket_id(request, "request_id")
     form = await request.post()
     approve = form.get("approve")
@@ -365,16 +345,15 @@ async def extension_decide(request: web.Request) -> web.StreamResponse:
         if isinstance(ticket_id, str) and ticket_id.isdigit()
         else _url(request, "tickets")
     )
-    session = await get_session(request)
     try:
         answer = await workbench.decide_extension(
             cfg, viewer=viewer, request_id=request_id, approve=approve == "1"
         )
-        session["flash"] = {"ok": True, "text": answer}
+        await flash(request, answer)
     except DeskError as exc:
         if (http := _http_error(exc)) is not None:
             raise http from None
-        session["flash"] = {"ok": False, "text": exc.message}
+        await flash(request, exc.message, ok=False)
     raise web.HTTPFound(back)
 
 
@@ -403,7 +382,7 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
     try:
         ticket = await workbench.open_for_enterprise(
             _cfg(request),
-            viewer=_viewer(request),
+            viewer=request_viewer(request),
             enterprise_name=values["enterprise_name"],
             credit_code=values["credit_code"],
             contact_name=values["contact_name"],
@@ -421,6 +400,5 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
         if isinstance(dept, Department)
         else "进入待分拨队列，由热线办人工分拨"
     )
-    session = await get_session(request)
-    session["flash"] = {"ok": True, "text": f"已登记工单 {ticket.ref}，{where}。"}
+    await flash(request, f"已登记工单 {ticket.ref}，{where}。")
     raise web.HTTPFound(_url(request, "ticket", ticket_id=str(ticket.id)))

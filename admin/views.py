@@ -14,8 +14,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
-from desk import stats, tickets, workbench
-from desk.actors import Actor
+from desk import audit, stats, tickets, workbench
 from desk.context import DeskConfig
 from desk.errors import DeskError
 from models.department import Department
@@ -90,6 +89,28 @@ def _nav(request: web.Request, user: WebUser | None) -> list[dict[str, str]]:
         for name, label, roles in NAV
         if role in roles and name in named
     ]
+
+
+def request_viewer(request: web.Request) -> workbench.Viewer:
+    """The logged-in user as the workbench checks what they may see and do."""
+    user: WebUser = request[USER]
+    return workbench.Viewer(
+        username=user.username, role=user.role, department_code=user.department_code
+    )
+
+
+def editor(request: web.Request) -> audit.Editor:
+    """The logged-in user as the audit log records a change they make."""
+    user: WebUser = request[USER]
+    return audit.Editor(
+        name=user.username, role=user.role, ip=request.remote or "", at=_cfg(request).now()
+    )
+
+
+async def flash(request: web.Request, text: str, *, ok: bool = True) -> None:
+    """A message for the next page the user sees (after a redirect)."""
+    session = await get_session(request)
+    session["flash"] = {"ok": ok, "text": text}
 
 
 def _safe_next(request: web.Request, value: str | None) -> str:
@@ -226,20 +247,20 @@ async def triage(request: web.Request) -> web.StreamResponse:
 
 @require(OFFICE_ROLES)
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    user: WebUser = request[USER]
     form = await request.post()
     code = str(form.get("code", ""))
     try:
         ticket_id = int(request.match_info["ticket_id"])
     except ValueError:
         raise web.HTTPNotFound() from None
-    actor = Actor(kind="staff", user_id=None, name=f"{user.username}（网页）")
-    session = await get_session(request)
     try:
         answer = await tickets.dispatch_by_office(
-            _cfg(request), actor=actor, ticket_id=ticket_id, code=code
+            _cfg(request),
+            actor=workbench.web_actor(request_viewer(request)),
+            ticket_id=ticket_id,
+            code=code,
         )
-        session["flash"] = {"ok": True, "text": answer}
+        await flash(request, answer)
     except DeskError as exc:
-        session["flash"] = {"ok": False, "text": exc.message}
+        await flash(request, exc.message, ok=False)
     raise web.HTTPFound(_url(request, "triage"))

@@ -8,6 +8,7 @@ Tickets are not logged here: each ticket has its own append-only event log.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from models.audit import AuditEntry
@@ -42,6 +43,38 @@ async def record(
         action=action[:64],
         target=target[:128],
         data=data or {},
+    )
+
+
+@dataclass(frozen=True)
+class Editor:
+    """Who makes a change, from where and when (what the audit log records).
+
+    Attributes:
+        name: the web username (or ``shell``).
+        role: the person's role when acting.
+        ip: the client address.
+        at: the desk clock's time of the change.
+    """
+
+    name: str
+    role: str
+    ip: str
+    at: dt.datetime
+
+
+async def log(
+    editor: Editor, action: str, target: str = "", data: dict[str, Any] | None = None
+) -> AuditEntry:
+    """``record`` for a change ``editor`` made."""
+    return await record(
+        at=editor.at,
+        actor=editor.name,
+        role=editor.role,
+        ip=editor.ip,
+        action=action,
+        target=target,
+        data=data,
     )
 
 

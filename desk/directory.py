@@ -27,6 +27,7 @@ from models.ticket import OPEN_STATUSES, Ticket, TicketStatus
 from models.webuser import WEB_ROLE_LABELS, LoginFailure, WebRole, WebUser
 
 from . import audit
+from .audit import Editor
 from .db import atomic
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound
 from .validators import mask_name, mask_phone, strip_controls
@@ -39,35 +40,6 @@ MAX_PASSWORD = 256
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{2,64}")
 TG_ID_MAX = 2**53  # Telegram user ids fit in 52 bits
 _OPEN = [s.value for s in OPEN_STATUSES]
-
-
-@dataclass(frozen=True)
-class Who:
-    """The person making a change, for the audit log.
-
-    Attributes:
-        actor: a web username (or ``shell``).
-        role: the actor's role when acting.
-        ip: the client address.
-        at: when (the desk's clock).
-    """
-
-    actor: str
-    role: str
-    ip: str
-    at: dt.datetime
-
-
-async def _log(who: Who, action: str, target: str, data: dict[str, Any]) -> None:
-    await audit.record(
-        at=who.at,
-        actor=who.actor,
-        role=who.role,
-        ip=who.ip,
-        action=action,
-        target=target,
-        data=data,
-    )
 
 
 # ---------------------------------------------------------------- enterprises
@@ -425,7 +397,7 @@ def _check_password(password: str) -> None:
 
 async def create_account(
     *,
-    who: Who,
+    who: Editor,
     username: str,
     password: str,
     role: str,
@@ -455,7 +427,7 @@ async def create_account(
                 role=web_role.value,
                 department_code=code,
             )
-            await _log(
+            await audit.log(
                 who, "user.create", username, {"role": web_role.value, "department_code": code}
             )
     except IntegrityError:
@@ -477,7 +449,7 @@ async def _other_active_admins(user: WebUser) -> int:
 
 
 async def change_account(
-    *, who: Who, user_id: int, role: str, department_code: str | None
+    *, who: Editor, user_id: int, role: str, department_code: str | None
 ) -> AccountRow:
     """Change an account's role and department (``user.update``).
 
@@ -494,7 +466,7 @@ async def change_account(
         after = {"role": web_role.value, "department_code": code}
         if before == after:
             return _account(user)
-        if user.username == who.actor and user.role != web_role.value:
+        if user.username == who.name and user.role != web_role.value:
             raise NotAllowed("不能修改自己的角色；请由另一位管理员操作。")
         if (
             user.role == WebRole.ADMIN.value
@@ -505,11 +477,11 @@ async def change_account(
             raise NotAllowed("这是唯一在用的管理员账号，不能改为其他角色。")
         user.role, user.department_code = web_role.value, code
         await user.save(update_fields=["role", "department_code"])
-        await _log(who, "user.update", user.username, {"before": before, "after": after})
+        await audit.log(who, "user.update", user.username, {"before": before, "after": after})
     return _account(user)
 
 
-async def set_account_active(*, who: Who, user_id: int, active: bool) -> AccountRow:
+async def set_account_active(*, who: Editor, user_id: int, active: bool) -> AccountRow:
     """Deactivate (``user.deactivate``) or reactivate (``user.reactivate``) an account.
 
     A deactivated account cannot log in, and its open sessions end at their next request.
@@ -523,19 +495,19 @@ async def set_account_active(*, who: Who, user_id: int, active: bool) -> Account
         if user.active == active:
             return _account(user)
         if not active:
-            if user.username == who.actor:
+            if user.username == who.name:
                 raise NotAllowed("不能停用自己的账号。")
             if user.role == WebRole.ADMIN.value and not await _other_active_admins(user):
                 raise NotAllowed("这是唯一在用的管理员账号，不能停用。")
         user.active = active
         await user.save(update_fields=["active"])
         action = "user.reactivate" if active else "user.deactivate"
-        await _log(who, action, user.username, {"role": user.role})
+        await audit.log(who, action, user.username, {"role": user.role})
     return _account(user)
 
 
 async def reset_password(
-    *, who: Who, user_id: int, password: str, hash_password: Callable[[str], str]
+    *, who: Editor, user_id: int, password: str, hash_password: Callable[[str], str]
 ) -> AccountRow:
     """Set a new password for an account (``user.password_reset``; the password is not logged).
 
@@ -551,7 +523,7 @@ async def reset_password(
         await user.save(update_fields=["password_hash"])
         # A reset is how a locked-out person gets back in: their failed logins are forgotten.
         await LoginFailure.filter(username=user.username).delete()
-        await _log(who, "user.password_reset", user.username, {})
+        await audit.log(who, "user.password_reset", user.username, {})
     return _account(user)
 
 
@@ -609,7 +581,7 @@ def parse_tg_user_id(raw: str) -> int:
     return int(text)
 
 
-async def grant_role(*, who: Who, role: str, user_id: int, name: str = "") -> GrantRow:
+async def grant_role(*, who: Editor, role: str, user_id: int, name: str = "") -> GrantRow:
     """Grant a Telegram user a role from the web (``role.grant``).
 
     Raises:
@@ -628,7 +600,9 @@ async def grant_role(*, who: Who, role: str, user_id: int, name: str = "") -> Gr
     try:
         async with atomic():
             grant = await RoleGrant.create(user_id=user_id, role=granted.value, name=clean)
-            await _log(who, "role.grant", f"tg:{user_id}", {"role": granted.value, "name": clean})
+            await audit.log(
+                who, "role.grant", f"tg:{user_id}", {"role": granted.value, "name": clean}
+            )
     except IntegrityError:
         raise Conflict(f"用户 {user_id} 已是{label}，无需重复授予。") from None
     return GrantRow(
@@ -641,7 +615,7 @@ async def grant_role(*, who: Who, role: str, user_id: int, name: str = "") -> Gr
     )
 
 
-async def revoke_role(*, who: Who, role: str, user_id: int) -> None:
+async def revoke_role(*, who: Editor, role: str, user_id: int) -> None:
     """Take a Telegram user's role back (``role.revoke``).
 
     Raises:
@@ -654,6 +628,6 @@ async def revoke_role(*, who: Who, role: str, user_id: int) -> None:
         if grant is None:
             raise NotFound(f"用户 {user_id} 没有{ROLE_LABELS[revoked]}角色。")
         await RoleGrant.filter(id=grant.id).delete()
-        await _log(
+        await audit.log(
             who, "role.revoke", f"tg:{user_id}", {"role": revoked.value, "name": grant.name}
         )

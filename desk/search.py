@@ -45,6 +45,8 @@ STATE_CHOICES: dict[str, str] = {
     **{status.value: label for status, label in STATUS_LABELS.items()},
 }
 URGENCY_CHOICES = {"urgent": "紧急", "normal": "一般"}
+# The list page's query parameters (TicketFilter.from_query / to_query).
+QUERY_KEYS = ("state", "dept", "type", "urgency", "overdue", "from", "to", "enterprise", "q")
 CHANNEL_LABELS = {"telegram": "Telegram", "web": "网页", **INTAKE_CHANNELS}
 PER_PAGE = 20
 PER_PAGE_CHOICES = (20, 50, 100)

@@ -10,7 +10,6 @@ in memory (the router, the calendar) is the caller's job, after the commit.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -21,41 +20,13 @@ from models.routing import RoutingRule
 from models.sla import SlaPolicy
 
 from . import audit, routing, sla, worktime
+from .audit import Editor
 from .db import atomic
 from .errors import InvalidInput, NotFound
 
 MAX_DAY_NAME = 64
 _SAME_ROW = "时限设置有误：\n已有一条相同的规则，请刷新页面后修改那一条。"
 FIRST_YEAR, LAST_YEAR = 2000, 2100
-
-
-@dataclass(frozen=True)
-class Editor:
-    """Who makes a change, from where and when (what the audit log records).
-
-    Attributes:
-        name: the web username (or ``shell``).
-        role: the user's role when acting.
-        ip: the client address.
-        at: the desk clock's time of the change.
-    """
-
-    name: str
-    role: str
-    ip: str
-    at: dt.datetime
-
-
-async def _record(editor: Editor, action: str, target: str, data: dict[str, Any]) -> None:
-    await audit.record(
-        at=editor.at,
-        actor=editor.name,
-        role=editor.role,
-        ip=editor.ip,
-        action=action,
-        target=target,
-        data=data,
-    )
 
 
 # ---------------------------------------------------------------- routing rules
@@ -87,7 +58,7 @@ async def save_rule(*, editor: Editor, code: str, texts: dict[str, str]) -> dict
             return {}
         row.spec, row.source, row.updated_by = spec, "admin", editor.name
         await row.save()
-        await _record(editor, "rule.update", code, diff)
+        await audit.log(editor, "rule.update", code, diff)
     return diff
 
 
@@ -119,7 +90,7 @@ async def create_policy(*, editor: Editor, policy: sla.PolicyInput) -> SlaPolicy
         async with atomic():
             await _check_policy(policy, exclude_id=None)
             row = await SlaPolicy.create(**policy.as_fields())
-            await _record(editor, "sla.create", f"#{row.id}", {"after": policy.as_fields()})
+            await audit.log(editor, "sla.create", f"#{row.id}", {"after": policy.as_fields()})
     except IntegrityError:  # the same row added at the same moment by someone else
         raise InvalidInput(_SAME_ROW) from None
     return row
@@ -146,7 +117,7 @@ async def update_policy(*, editor: Editor, policy_id: int, policy: sla.PolicyInp
                 await SlaPolicy.filter(id=policy_id).update(**after)
         except IntegrityError:
             raise InvalidInput(_SAME_ROW) from None
-        await _record(editor, "sla.update", f"#{policy_id}", {"before": before, "after": after})
+        await audit.log(editor, "sla.update", f"#{policy_id}", {"before": before, "after": after})
         return await SlaPolicy.get(id=policy_id)
 
 
@@ -166,7 +137,7 @@ async def delete_policy(*, editor: Editor, policy_id: int) -> dict[str, object]:
             raise NotFound("该时限规则不存在（可能已被删除）。")
         before = sla.policy_fields(row)
         await row.delete()
-        await _record(editor, "sla.delete", f"#{policy_id}", {"before": before})
+        await audit.log(editor, "sla.delete", f"#{policy_id}", {"before": before})
     return before
 
 
@@ -217,7 +188,7 @@ async def set_calendar_day(
     async with atomic():
         before = _day_fields(await CalendarDay.get_or_none(day=day))
         row = await worktime.set_day(day, workday=workday, name=name, by=editor.name)
-        await _record(
+        await audit.log(
             editor,
             "calendar.set",
             day.isoformat(),
@@ -237,6 +208,6 @@ async def clear_calendar_day(*, editor: Editor, day: dt.date) -> None:
         if not await worktime.clear_day(day):
             raise NotFound(f"{day.isoformat()} 没有管理员设置，无需撤销。")
         after = _day_fields(await CalendarDay.get_or_none(day=day))
-        await _record(
+        await audit.log(
             editor, "calendar.clear", day.isoformat(), {"before": before, "after": after}
         )

@@ -1172,33 +1172,7 @@ async def group_message(
             text = _check_text(text, what="回复内容")
         else:
             check_upload(file)
-        await _log_message(ticket, actor, direction="out", text=text, file=file)
-        await record_event(ticket, actor, "progress", note=text[:500])
-        chat = await _member_chat(ticket)
-        if chat is not None:
-            params = {
-                "ref": ticket.ref,
-                "text": text,
-                "ticket_id": ticket.id,
-                "department": ticket.department.short if ticket.department else "",
-            }
-            if file:
-                params.update(from_chat_id=actor.chat_id, message_id=file["message_id"])
-                await enqueue(
-                    chat_id=chat,
-                    kind="copy_progress",
-                    params=params,
-                    ticket_id=ticket.id,
-                    link_role="progress",
-                )
-            else:
-                await enqueue(
-                    chat_id=chat,
-                    kind="progress",
-                    params=params,
-                    ticket_id=ticket.id,
-                    link_role="progress",
-                )
+        await send_progress(ticket, actor, text=text, file=file)
         await enqueue(
             chat_id=actor.chat_id,
             kind="progress_ok",
@@ -1206,6 +1180,40 @@ async def group_message(
             ticket_id=ticket.id,
         )
         return True
+
+
+async def send_progress(
+    ticket: Ticket, actor: Actor, *, text: str, file: dict[str, Any] | None = None
+) -> bool:
+    """Staff tell the enterprise how its ticket goes (a reply to the card, or the web's 回复).
+
+    Kept in the conversation, logged as ``progress`` and relayed to the enterprise's chat (a
+    file is copied from ``actor.chat_id``). Call inside a transaction, after the state check.
+
+    Returns:
+        False when the enterprise has no Telegram chat to relay to.
+    """
+    await _log_message(ticket, actor, direction="out", text=text, file=file)
+    await record_event(ticket, actor, "progress", note=text[:500])
+    chat = await _member_chat(ticket)
+    if chat is None:
+        return False
+    params = {
+        "ref": ticket.ref,
+        "text": text,
+        "ticket_id": ticket.id,
+        "department": ticket.department.short if ticket.department else "",
+    }
+    if file:
+        params.update(from_chat_id=actor.chat_id, message_id=file["message_id"])
+    await enqueue(
+        chat_id=chat,
+        kind="copy_progress" if file else "progress",
+        params=params,
+        ticket_id=ticket.id,
+        link_role="progress",
+    )
+    return True
 
 
 async def cancel_pending(*, actor: Actor) -> bool:

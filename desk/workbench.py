@@ -24,7 +24,7 @@ from .actors import Actor
 from .context import DeskConfig
 from .db import atomic
 from .errors import InvalidInput, NotAllowed, NotFound
-from .notify import enqueue, group_chat
+from .notify import group_chat
 from .validators import clean_name, normalize_mobile, normalize_uscc
 from .workflow import check
 
@@ -145,23 +145,7 @@ async def reply(cfg: DeskConfig, *, viewer: Viewer, ticket_id: int, text: str) -
     async with atomic():
         ticket, actor = await _acting(cfg, viewer=viewer, ticket_id=ticket_id)
         check("progress", ticket.status)
-        await tickets._log_message(ticket, actor, direction="out", text=text)
-        await tickets.record_event(ticket, actor, "progress", note=text[:500])
-        chat = await tickets._member_chat(ticket)
-        dept = ticket.department
-        if chat is not None:
-            await enqueue(
-                chat_id=chat,
-                kind="progress",
-                params={
-                    "ref": ticket.ref,
-                    "text": text,
-                    "ticket_id": ticket.id,
-                    "department": dept.short if isinstance(dept, Department) else "",
-                },
-                ticket_id=ticket.id,
-                link_role="progress",
-            )
+        if await tickets.send_progress(ticket, actor, text=text):
             return "已发送给企业"
         return "已记录（该企业未绑定 Telegram，请电话告知）"
 

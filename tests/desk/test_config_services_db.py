@@ -15,8 +15,8 @@ import pytest
 
 import nlp
 from desk import audit, routing, settings_admin, sla, worktime
+from desk.audit import Editor
 from desk.errors import InvalidInput, NotFound
-from desk.settings_admin import Editor
 from models.audit import AuditEntry
 from models.calendar import CalendarDay, DayKind, DaySource
 from models.routing import RoutingRule

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from desk import directory, manage
+from desk.audit import Editor
 from desk.context import DeskConfig
-from desk.directory import Who
 from desk.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from models.audit import AuditEntry
 from models.department import Department, GroupBinding
@@ -22,7 +22,7 @@ from models.webuser import WebUser
 from nlp import RouteDecision
 
 NOW = dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.UTC)
-ADMIN = Who(actor="chief", role="admin", ip="10.0.0.9", at=NOW)
+ADMIN = Editor(name="chief", role="admin", ip="10.0.0.9", at=NOW)
 SECRET = "a-very-secret-password"
 
 
@@ -225,7 +225,7 @@ async def test_role_changes_and_the_last_admin(db: str) -> None:
         )
     with pytest.raises(NotAllowed, match="自己"):
         await directory.set_account_active(who=ADMIN, user_id=chief.id, active=False)
-    other = Who(actor="deputy", role="admin", ip="", at=NOW)
+    other = Editor(name="deputy", role="admin", ip="", at=NOW)
     with pytest.raises(NotAllowed, match="唯一"):
         await directory.change_account(
             who=other, user_id=chief.id, role="office", department_code=None

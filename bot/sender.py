@@ -64,7 +64,13 @@ MAX_WAIT = 1.1
 # (60 s / 20 messages), each carrying what queued meanwhile (see Sender._card_plan).
 PACE_SPARE = 3
 PACE_HOLD = 3.0
-# Chats delivered to at once by one sender (each claimed row is the head of its own chat).
+# Slots a second kept free for cards beyond their rate in the last second (cards come unevenly).
+CARD_HEADROOM = 3
+# Sends a second always left to private chats, however many cards are going out.
+PRIVATE_MIN = 5
+# Chats delivered to at once by one sender (each claimed row is the head of its own chat), groups
+# and private chats counted apart: private sends waiting for the bot's second (cards go first)
+# must never leave a new card unclaimed.
 PARALLEL = 20
 # Pauses between claims while the database does not answer: doubling from 1 s up to 10 s.
 BACKOFF_MIN = 1.0
@@ -94,7 +100,7 @@ class RateLimiter:
         self.global_per_s = global_per_s
         self.group_per_min = group_per_min
         self.margin = margin
-        self.chat_min_gap = 1.0 + margin if chat_min_gap is None else chat_min_gap
+        self.chat_min_gap = 1.0 if chat_min_gap is None else chat_min_gap
         self.clock = clock
         self._global: deque[float] = deque()
         self._groups: dict[int, deque[float]] = defaultdict(deque)
@@ -275,7 +281,7 @@ class RedisBudget:
         self.prefix = f"desk:send:{token_id}:"
         self.global_per_s, self.group_per_min = global_per_s, group_per_min
         self.margin = margin
-        self.chat_gap = 1.0 + margin if chat_gap is None else chat_gap
+        self.chat_gap = 1.0 if chat_gap is None else chat_gap
         self.local = LocalBudget(RateLimiter(margin=margin))
         self._seq = 0
         self._reserved: dict[int, str] = {}
@@ -369,6 +375,37 @@ class RedisBudget:
         return max(0, self.group_per_min - int(used))
 
 
+class CardReserve:
+    """How many of the bot's 30 slots a second a private chat's send leaves to cards.
+
+    Cards go first (a card reaching its department starts the work; the enterprise already has
+    its ticket number on screen). Counting only the cards waiting in this sender is not enough:
+    a card committed a moment later finds the second already spent on private chats. So the
+    reserve also follows the cards' rate: as many slots as cards went out in the last second,
+    plus ``CARD_HEADROOM`` for their unevenness, always leaving ``PRIVATE_MIN`` to private chats.
+    Without recent cards it reserves nothing, and private chats get the whole second.
+    """
+
+    def __init__(
+        self, *, global_per_s: int = 30, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.global_per_s = global_per_s
+        self.clock = clock
+        self._sent: deque[float] = deque()
+
+    def sent(self) -> None:
+        """A card (any group message) was sent."""
+        self._sent.append(self.clock())
+
+    def reserve(self, *, waiting: int) -> int:
+        """Slots to leave free, given ``waiting`` group messages waiting for theirs here."""
+        now = self.clock()
+        while self._sent and self._sent[0] <= now - 1.0:
+            self._sent.popleft()
+        rate = len(self._sent) + CARD_HEADROOM if self._sent else 0
+        return min(max(waiting, rate), self.global_per_s - PRIVATE_MIN)
+
+
 class Sender:
     """Delivers the outbox; ``run`` loops until ``stop``; ``wake`` skips the poll wait."""
 
@@ -390,6 +427,7 @@ class Sender:
         self._stopping = False
         # Group rows this sender has in flight: each needs one of the bot's slots soon.
         self._groups_in_flight = 0
+        self.cards = CardReserve(global_per_s=self.limiter.global_per_s)
 
     def wake(self) -> None:
         self._wake.set()
@@ -399,42 +437,49 @@ class Sender:
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until ``stop``: up to ``PARALLEL`` chats at once, claiming as room frees up.
+        """Deliver until ``stop``: up to ``PARALLEL`` groups and as many private chats at once.
 
         Each claimed row is the head of its own chat, so deliveries run side by side: one chat
         waiting for its slot (up to ``MAX_WAIT``) never holds up the cards of the others, and a
         card committed while others are on their way is claimed at once, not after a batch.
         """
-        active: set[asyncio.Task[bool]] = set()
+        groups: set[asyncio.Task[bool]] = set()
+        chats: set[asyncio.Task[bool]] = set()
         backoff = BACKOFF_MIN
         try:
             while not self._stopping:
                 self._wake.clear()  # a wake from now on (a new row) is not missed
-                room = min(PARALLEL - len(active), BATCH)
-                rows: list[OutboxMessage] = []
-                if room > 0:
-                    try:
-                        rows = await outbox.claim_batch(
-                            now=self.clock(), limit=room, lease_seconds=LEASE
-                        )
-                        backoff = BACKOFF_MIN
-                    except Exception as exc:
-                        # The database is away: say so once per back-off, not every pass.
-                        log.warning("outbox claim failed (%s); retrying in %.1fs", exc, backoff)
-                        await asyncio.sleep(backoff)
-                        backoff = min(BACKOFF_MAX, backoff * 2)
-                        continue
+                group_room = min(PARALLEL - len(groups), BATCH)
+                chat_room = min(PARALLEL - len(chats), BATCH)
+                try:
+                    rows = await outbox.claim_batch(
+                        now=self.clock(),
+                        limit=group_room,
+                        private_limit=chat_room,
+                        lease_seconds=LEASE,
+                    )
+                    backoff = BACKOFF_MIN
+                except Exception as exc:
+                    # The database is away: say so once per back-off, not every pass.
+                    log.warning("outbox claim failed (%s); retrying in %.1fs", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(BACKOFF_MAX, backoff * 2)
+                    continue
                 for row in rows:
+                    active = groups if row.chat_id < 0 else chats
                     task = asyncio.create_task(self._deliver_safely(row))
                     active.add(task)
                     task.add_done_callback(active.discard)
-                if rows and len(rows) == room:
+                claimed_groups = sum(row.chat_id < 0 for row in rows)
+                if (0 < group_room == claimed_groups) or (
+                    0 < chat_room == len(rows) - claimed_groups
+                ):
                     continue  # there may be more ready
-                await self._idle(active)
+                await self._idle(groups | chats)
         finally:
             # Stopping: what is in flight finishes (waits end early and put rows back).
-            if active:
-                await asyncio.gather(*active, return_exceptions=True)
+            if groups or chats:
+                await asyncio.gather(*groups, *chats, return_exceptions=True)
 
     async def _idle(self, active: set[asyncio.Task[bool]]) -> None:
         """Wait for a wake (new rows), a delivery ending (its chat's next row) or the interval."""
@@ -506,11 +551,11 @@ class Sender:
 
         Groups come first for the bot's 30 messages a second (a card reaching its department
         starts the work; an enterprise already has its ticket number on screen): a private
-        chat's send leaves a slot for each group row waiting here, up to half the second.
+        chat's send leaves the slots ``CardReserve`` says cards need.
         """
         if row.chat_id < 0:
             return await self.budget.take(row.chat_id)
-        reserve = min(self._groups_in_flight, self.limiter.global_per_s // 2)
+        reserve = self.cards.reserve(waiting=self._groups_in_flight)
         return await self.budget.take(row.chat_id, reserve=reserve)
 
     @staticmethod
@@ -652,6 +697,8 @@ class Sender:
             return await self._call(row, op)
         finally:  # reached Telegram or not, count the slot from the answer on
             await self.budget.settle(row.chat_id)
+            if row.chat_id < 0:
+                self.cards.sent()
 
     async def _call(self, row: OutboxMessage, op: Send | Edit | Copy | Document) -> int:
         chat_id = row.chat_id

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     auto_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     poll_timeout: int = Field(default=25, ge=0, le=50)
     sender_interval: float = Field(default=0.5, gt=0, le=10)
+    # Updates of different chats handled side by side by one worker (PostgreSQL only: SQLite
+    # has one connection, and one chat's updates are always handled one after the other).
+    inbox_parallel: int = Field(default=8, ge=1, le=32)
     scheduler_interval: float = Field(default=60.0, gt=0)
     router_refresh_interval: float = Field(default=10.0, gt=0)
     report_interval: float = Field(default=2.0, gt=0)

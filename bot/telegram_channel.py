@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import warnings
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 STORE_TIMEOUT = 3.0  # seconds a webhook request waits for its inbox write before a 503
+INBOX_BATCH = 20  # inbox rows claimed ahead of those being handled
 
 
 class TelegramChannel:
@@ -80,6 +82,10 @@ class TelegramChannel:
         self._batch: list[tuple[dict[str, Any], str | None, asyncio.Future[None]]] = []
         self.clock = clock
         self.mode = "webhook" if settings.webhook_url else "polling"
+        # SQLite has one connection: handlers running side by side would share its
+        # transactions, so there updates are handled one at a time.
+        sqlite = settings.database_url.startswith("sqlite")
+        self.inbox_parallel = 1 if sqlite else settings.inbox_parallel
 
     async def start(self) -> None:
         await self.app.initialize()
@@ -140,30 +146,59 @@ class TelegramChannel:
         self.sender.wake()
 
     async def _handle_inbox(self) -> None:
-        """Handle stored updates, oldest first per chat, until stopped."""
-        while not self._stopping.is_set():
-            try:
-                rows = await inbox.claim(now=self.clock())
-            except Exception:
-                log.exception("inbox claim failed; retrying")
-                rows = []
-                await asyncio.sleep(1)
-            for row in rows:
+        """Handle stored updates, oldest first per chat, until stopped.
+
+        Each claimed row is the head of its own chat's queue (a chat's next update is claimable
+        only once this one is done), so up to ``parallel`` rows run side by side without ever
+        reordering one chat. Rows are claimed a batch ahead, so a finished row is followed by
+        the next at once, without a claim query in between each time.
+        """
+        parallel = self.inbox_parallel
+        ready: deque[InboxUpdate] = deque()
+        active: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping.is_set():
+                self._inbox_wake.clear()  # a wake from now on (a new row) is not missed
+                if len(ready) < parallel:
+                    try:
+                        ready.extend(
+                            await inbox.claim(
+                                now=self.clock(), limit=INBOX_BATCH + parallel - len(ready)
+                            )
+                        )
+                    except Exception:
+                        log.exception("inbox claim failed; retrying")
+                        await asyncio.sleep(1)
+                        continue
+                while ready and len(active) < parallel:
+                    task = asyncio.create_task(self._handle_row_safely(ready.popleft()))
+                    active.add(task)
+                    task.add_done_callback(active.discard)
+                if ready and len(active) < parallel:
+                    continue
+                # Wait for a new row (wake), a row finishing (room, maybe its chat's next
+                # update), or at most a second (rows of other workers whose lease ran out).
+                waiter = asyncio.ensure_future(self._inbox_wake.wait())
                 try:
-                    await self._handle_row(row)
-                except Exception:
-                    # Recording the outcome failed (the database went away): the row's lease
-                    # runs out and it is handled again, its committed effects skipped.
-                    log.exception("inbox row %s: outcome not recorded; retried later", row.key)
-                    await asyncio.sleep(1)
-                    break
-            if rows:
-                continue
-            self._inbox_wake.clear()
-            try:
-                await asyncio.wait_for(self._inbox_wake.wait(), timeout=1.0)
-            except TimeoutError:
-                pass
+                    await asyncio.wait(
+                        {waiter, *active}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    waiter.cancel()
+        finally:
+            # Stopping: finish what is claimed (each row is short), then return.
+            while ready:
+                active.add(asyncio.create_task(self._handle_row_safely(ready.popleft())))
+            if active:
+                await asyncio.gather(*active, return_exceptions=True)
+
+    async def _handle_row_safely(self, row: InboxUpdate) -> None:
+        try:
+            await self._handle_row(row)
+        except Exception:
+            # Recording the outcome failed (the database went away): the row's lease runs
+            # out and it is handled again, its committed effects skipped.
+            log.exception("inbox row %s: outcome not recorded; retried later", row.key)
 
     async def _handle_row(self, row: InboxUpdate) -> None:
         try:

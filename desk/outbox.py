@@ -33,13 +33,24 @@ WITH heads AS (
     SELECT min(id) AS id FROM outbox
     WHERE channel = $1 AND status IN ('pending', 'sending')
     GROUP BY chat_id
-), picked AS (
-    SELECT o.id FROM outbox o JOIN heads h ON h.id = o.id
+), due AS (
+    SELECT o.id, o.chat_id FROM outbox o JOIN heads h ON h.id = o.id
     WHERE (o.status = 'pending' AND (o.not_before IS NULL OR o.not_before <= $2))
        OR (o.status = 'sending' AND o.locked_until < $2)
-    ORDER BY o.chat_id < 0 DESC, o.id
+), groups AS (
+    SELECT o.id FROM outbox o JOIN due d ON d.id = o.id
+    WHERE d.chat_id < 0
+    ORDER BY o.id
     LIMIT $3
     FOR UPDATE OF o SKIP LOCKED
+), privates AS (
+    SELECT o.id FROM outbox o JOIN due d ON d.id = o.id
+    WHERE d.chat_id >= 0
+    ORDER BY o.id
+    LIMIT $5
+    FOR UPDATE OF o SKIP LOCKED
+), picked AS (
+    SELECT id FROM groups UNION ALL SELECT id FROM privates
 )
 UPDATE outbox SET status = 'sending', locked_until = $4, attempts = outbox.attempts + 1
 FROM picked
@@ -50,20 +61,31 @@ RETURNING outbox.id
 
 
 async def claim_batch(
-    *, now: dt.datetime, limit: int = 30, lease_seconds: float = 60, channel: str = "telegram"
+    *,
+    now: dt.datetime,
+    limit: int = 30,
+    lease_seconds: float = 60,
+    channel: str = "telegram",
+    private_limit: int | None = None,
 ) -> list[OutboxMessage]:
-    """Lease up to ``limit`` deliverable rows (the head of each chat's queue), oldest first.
+    """Lease deliverable rows (the head of each chat's queue), oldest first.
 
-    Groups come first: a card reaching the department is what starts the response clock's
-    work, and groups have their own (per-minute) limits; private chats follow in order.
+    Up to ``limit`` group rows and up to ``private_limit`` (default: ``limit``) private-chat
+    rows, groups first in the result: a card reaching the department is what starts the
+    response clock's work, and a sender keeps room for cards however many private chats wait.
 
     Two processes can never take the same row: PostgreSQL skips rows another claim holds
     locked, SQLite takes each row with a compare-and-set update on its status and lease.
     """
+    privates = limit if private_limit is None else private_limit
+    if limit <= 0 and privates <= 0:
+        return []
     lease = now + dt.timedelta(seconds=lease_seconds)
     conn = connections.get("default")
     if conn.capabilities.dialect == "postgres":
-        rows = await conn.execute_query_dict(_CLAIM_PG, [channel, now, limit, lease])
+        rows = await conn.execute_query_dict(
+            _CLAIM_PG, [channel, now, max(0, limit), lease, max(0, privates)]
+        )
         ids = [int(r["id"]) for r in rows]
         if not ids:
             return []
@@ -88,9 +110,16 @@ async def claim_batch(
     if not heads:
         return []
     eligible = OutboxMessage.filter(due, channel=channel, id__in=heads)
-    candidates = await eligible.filter(chat_id__lt=0).order_by("id").limit(limit)
-    candidates += await eligible.filter(chat_id__gte=0).order_by("id").limit(limit)
-    return await claim_rows(candidates, status=OutboxStatus.SENDING, until=lease, limit=limit)
+    groups: list[OutboxMessage] = []
+    if limit > 0:
+        groups = await eligible.filter(chat_id__lt=0).order_by("id").limit(limit)
+    chats: list[OutboxMessage] = []
+    if privates > 0:
+        chats = await eligible.filter(chat_id__gte=0).order_by("id").limit(privates)
+    return [
+        *await claim_rows(groups, status=OutboxStatus.SENDING, until=lease),
+        *await claim_rows(chats, status=OutboxStatus.SENDING, until=lease),
+    ]
 
 
 async def mark_part_sent(row: OutboxMessage, message_id: int) -> None:

@@ -69,8 +69,25 @@ async def test_claim_takes_only_the_head_of_each_chat(db: str) -> None:
 async def test_group_heads_come_before_older_private_ones(db: str) -> None:
     private = [await enqueue(chat_id=10 + i, kind="x") for i in range(3)]
     group = await enqueue(chat_id=C, kind="card")
-    taken = await outbox.claim_batch(now=NOW, limit=2)
+    taken = await outbox.claim_batch(now=NOW, limit=2, private_limit=1)
     assert [r.id for r in taken] == [group.id, private[0].id]
+
+
+async def test_groups_and_private_chats_have_their_own_limits(db: str) -> None:
+    """Private chats waiting in numbers never take the room a new card needs, nor the other
+    way round: each kind is claimed up to its own limit."""
+    private = [await enqueue(chat_id=10 + i, kind="x") for i in range(4)]
+    groups = [await enqueue(chat_id=-100 - i, kind="card") for i in range(3)]
+    taken = await outbox.claim_batch(now=NOW, limit=2, private_limit=3)
+    assert [r.id for r in taken] == [groups[0].id, groups[1].id, *[r.id for r in private[:3]]]
+    # No room for private chats: only the last group row comes; none at all: nothing is read.
+    taken = await outbox.claim_batch(now=NOW, limit=5, private_limit=0)
+    assert [r.id for r in taken] == [groups[2].id]
+    assert await outbox.claim_batch(now=NOW, limit=0, private_limit=0) == []
+    assert [r.id for r in await outbox.claim_batch(now=NOW, limit=0)] == []
+    assert [r.id for r in await outbox.claim_batch(now=NOW, limit=0, private_limit=1)] == [
+        private[3].id
+    ]
 
 
 async def test_claim_respects_limit_and_channel(db: str) -> None:

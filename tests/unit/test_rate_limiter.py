@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from bot.sender import RateLimiter
+from bot.sender import CARD_HEADROOM, PRIVATE_MIN, CardReserve, RateLimiter
 
 
 class FakeClock:
@@ -177,15 +177,21 @@ def test_simulated_flood_respects_every_limit(limiter: RateLimiter, clock: FakeC
 
 
 def test_default_limits_keep_a_safety_margin() -> None:
-    """Telegram counts on arrival; the default windows are 50 ms wider than the published ones."""
+    """Telegram counts on arrival; the bot's and groups' windows are 50 ms wider than the
+    published ones. One chat's gap needs none: it runs from the previous send's answer
+    (``settle``), when that message had surely arrived, to the next request's start."""
     now = [100.0]
     limiter = RateLimiter(clock=lambda: now[0])
     limiter.record(7)
-    assert limiter.wait_time(7) == pytest.approx(1.05)
+    assert limiter.wait_time(7) == pytest.approx(1.0)
+    now[0] += 0.2
+    limiter.settle(7)  # the answer came 200 ms later: the gap counts from there
+    assert limiter.wait_time(7) == pytest.approx(1.0)
     now[0] += 1.0
-    assert limiter.wait_time(7) == pytest.approx(0.05)
-    now[0] += 0.05
     assert limiter.wait_time(7) == 0
+    for n in range(30):
+        limiter.record(1000 + n)
+    assert limiter.wait_time(8) == pytest.approx(1.05)
 
 
 def test_reserve_leaves_slots_of_the_second_to_others() -> None:
@@ -200,3 +206,22 @@ def test_reserve_leaves_slots_of_the_second_to_others() -> None:
     # Leaving 10 free caps it at 20 in the window: wait until the 6th oldest (100.05) expires.
     assert limiter.wait_time(7, reserve=10) == pytest.approx(0.80)
     assert limiter.wait_time(7, reserve=4) == 0  # 25 used, cap 26
+
+
+def test_cards_reserve_follows_their_rate_and_leaves_private_chats_a_share() -> None:
+    """Private sends leave the cards' slots free: those waiting, or the cards' rate in the last
+    second plus some headroom; never all of the second, and nothing once cards stop."""
+    now = [100.0]
+    cards = CardReserve(global_per_s=30, clock=lambda: now[0])
+    assert cards.reserve(waiting=0) == 0  # no cards: private chats get the whole second
+    assert cards.reserve(waiting=4) == 4
+    for n in range(12):
+        now[0] = 100.0 + n * 0.05
+        cards.sent()
+    assert cards.reserve(waiting=2) == 12 + CARD_HEADROOM
+    assert cards.reserve(waiting=20) == 20
+    for _ in range(40):
+        cards.sent()
+    assert cards.reserve(waiting=0) == 30 - PRIVATE_MIN
+    now[0] += 1.0  # a second without cards
+    assert cards.reserve(waiting=0) == 0

@@ -52,7 +52,11 @@ SYNONYMS: Final[Mapping[str, tuple[str, ...]]] = {
     "医疗保险": ("医保", "医疗保障"),
     "住房公积金": ("公积金", "公积", "住房基金"),
     "注销": ("关闭", "关掉", "注销掉", "销户", "吊销", "清算"),
-    "变更": ("更改", "修改", "改名", "换", "变动", "更换", "改成", "改为", "迁址", "搬家"),
+    "变更": ("更改", "修改", "改名", "换", "变", "变了", "变动", "更换", "改成", "改为", "迁址", "搬家"),
+    "住所": ("地址", "注册地址", "办公地址", "经营地址", "注册地"),
+    "注册资本": ("注册资金", "注资"),
+    "市场监管": ("工商", "工商局", "市监局", "市场监督管理局"),
+    "增容": ("扩容", "加容量", "容量", "扩大容量"),
     "法定代表人": ("法人", "法人代表", "法定代表"),
     "用电": ("电力", "供电", "电源", "接电", "通电", "电"),
     "用水": ("自来水", "供水", "接水", "通水"),
@@ -126,6 +130,12 @@ STOPWORDS: Final[frozenset[str]] = frozenset(
     """.split()
 )
 
+# The enterprise's own case is stuck or overdue: a human must look at it, whatever it matches.
+_STUCK = re.compile(
+    r"(还|仍|一直|迟迟|始终|都)(没|未|不)(有)?(到账|下来|批|退|办|通过|消息|回复|答复|结果|拿到|给)"
+    r"|(没|未)(通过|批下来|到账|退回来)|被(退回|驳回|拒|扣|卡)|超过.{0,6}(时限|期限)|超期|逾期未"
+    r"|(交|提交|申请|办|报)了.{0,6}[0-9一二三四五六七八九十两半几多]+.{0,2}(天|周|星期|月|年)"
+)
 _CJK_OR_WORD = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 _PUNCT_TOKEN = re.compile(r"^[\W_]+$")
 
@@ -219,17 +229,18 @@ class SearchParams:
     """Weights and the answer-first thresholds (tuned on half of the labelled questions)."""
 
     k1: float = 1.2
-    title_weight: float = 3.0
-    alias_weight: float = 2.5
+    title_weight: float = 2.0
+    alias_weight: float = 1.5
     body_weight: float = 1.0
     extra_weight: float = 0.3
     title_b: float = 0.3
     body_b: float = 0.75
     bigram_weight: float = 0.35
-    min_score: float = 6.0  # the best item's score
-    min_coverage: float = 0.5  # share of the query's informative words the best item holds
-    min_margin: float = 0.15  # (best - second) / best
-    max_case_score: float = 3.0  # 求助/投诉 cue score above which a human must answer
+    min_score: float = 5.0  # the best item's score
+    min_coverage: float = 0.3  # share of the query's informative words the best item holds
+    min_margin: float = 0.05  # (best - second) / best
+    # 求助 + 投诉 + 举报 cue score from which a human must answer (a stuck case adds this much)
+    max_case_score: float = 5.0
 
 
 _FIELDS: Final[tuple[str, ...]] = ("title", "alias", "body", "extra")
@@ -306,6 +317,7 @@ class GuideIndex:
         self._words = _Channel()
         self._bigrams = _Channel()
         self._doc_terms: list[set[str]] = []
+        self._known: frozenset[str] = frozenset()
         for doc in self.docs:
             fields = {
                 "title": doc.name,
@@ -319,17 +331,27 @@ class GuideIndex:
             self._doc_terms.append({t for ts in words.values() for t in ts})
         self._words.finish()
         self._bigrams.finish()
+        self._known = frozenset(self._words.idf) | frozenset(_CANONICAL) | STOPWORDS
 
     def __len__(self) -> int:
         return len(self.docs)
 
     def terms(self, text: str) -> list[str]:
-        """The canonical, informative words of ``text`` (synonyms mapped, fillers dropped)."""
+        """The canonical, informative words of ``text`` (synonyms mapped, fillers dropped).
+
+        Once the index is built, a query word it does not know (公司法人, 高薪技术企业) is cut
+        again into the longest words it does know, left to right.
+        """
         out: list[str] = []
+        known = self._known
         for token in self._seg.cut(text):
-            if token in STOPWORDS or _PUNCT_TOKEN.match(token):
-                continue
-            out.append(_CANONICAL.get(token, token))
+            pieces = [token]
+            if known and len(token) > 2 and token not in known and token not in _CANONICAL:
+                pieces = _split_known(token, known)
+            for piece in pieces:
+                if piece in STOPWORDS or _PUNCT_TOKEN.match(piece):
+                    continue
+                out.append(_CANONICAL.get(piece, piece))
         return out
 
     def search(self, query: str, *, limit: int = 5) -> GuideResult:
@@ -375,7 +397,8 @@ class GuideIndex:
         margin = (best.score - second) / best.score if best.score else 0.0
         confidence = round(best.coverage * min(1.0, 0.5 + margin / (2 * p.min_margin)), 4)
         cues = type_scores(text)
-        if max(cues["求助"], cues["投诉"], cues["举报"]) > p.max_case_score:
+        case = cues["求助"] + cues["投诉"] + cues["举报"] + (p.max_case_score if _STUCK.search(text) else 0)
+        if case >= p.max_case_score:
             return False, confidence, "own case or complaint"
         if best.score < p.min_score:
             return False, confidence, "low score"
@@ -384,6 +407,22 @@ class GuideIndex:
         if margin < p.min_margin:
             return False, confidence, "close second"
         return True, confidence, "ok"
+
+
+def _split_known(token: str, known: frozenset[str]) -> list[str]:
+    """Cut ``token`` into the longest known words, left to right; unknown characters alone."""
+    out: list[str] = []
+    i = 0
+    while i < len(token):
+        for j in range(min(len(token), i + 8), i + 1, -1):
+            if token[i:j] in known:
+                out.append(token[i:j])
+                i = j
+                break
+        else:
+            out.append(token[i])
+            i += 1
+    return out
 
 
 def bigrams(text: str) -> list[str]:

@@ -63,7 +63,9 @@ def tune(index: GuideIndex, rows: list[dict[str, Any]]) -> SearchParams:
     for bigram in (0.2, 0.35, 0.5):
         for title in (2.0, 3.0, 4.0):
             for alias in (1.5, 2.5, 3.5):
-                params = replace(best, bigram_weight=bigram, title_weight=title, alias_weight=alias)
+                params = replace(
+                    best, bigram_weight=bigram, title_weight=title, alias_weight=alias
+                )
                 index.params = params
                 f = evaluate(index, rows)
                 key = (f.top1, f.top3)

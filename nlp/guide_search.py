@@ -52,7 +52,20 @@ SYNONYMS: Final[Mapping[str, tuple[str, ...]]] = {
     "医疗保险": ("医保", "医疗保障"),
     "住房公积金": ("公积金", "公积", "住房基金"),
     "注销": ("关闭", "关掉", "注销掉", "销户", "吊销", "清算"),
-    "变更": ("更改", "修改", "改名", "换", "变", "变了", "变动", "更换", "改成", "改为", "迁址", "搬家"),
+    "变更": (
+        "更改",
+        "修改",
+        "改名",
+        "换",
+        "变",
+        "变了",
+        "变动",
+        "更换",
+        "改成",
+        "改为",
+        "迁址",
+        "搬家",
+    ),
     "住所": ("地址", "注册地址", "办公地址", "经营地址", "注册地"),
     "注册资本": ("注册资金", "注资"),
     "市场监管": ("工商", "工商局", "市监局", "市场监督管理局"),
@@ -397,7 +410,9 @@ class GuideIndex:
         margin = (best.score - second) / best.score if best.score else 0.0
         confidence = round(best.coverage * min(1.0, 0.5 + margin / (2 * p.min_margin)), 4)
         cues = type_scores(text)
-        case = cues["求助"] + cues["投诉"] + cues["举报"] + (p.max_case_score if _STUCK.search(text) else 0)
+        case = cues["求助"] + cues["投诉"] + cues["举报"]
+        if _STUCK.search(text):
+            case += p.max_case_score
         if case >= p.max_case_score:
             return False, confidence, "own case or complaint"
         if best.score < p.min_score:

@@ -140,7 +140,7 @@ STOPWORDS: Final[frozenset[str]] = frozenset(
     单位 我司 我厂 本公司 现在 目前 今年 明年 已经 刚 刚刚 一般 大概 具体 相关 有关 情况 问题
     谢谢 您好 你好 老师 领导 同志 一直 没 没有 不 不是 会 能够 之后 以后 之前 以前 然后 因为
     所以 如果 但是 不过 而且 并且 还是 或者 比如 吗? 呢? 一 二 三 几 天 去 来 找 做 弄 搞 用
-    上 下 里 中 内 要求 条件 规定 政策 情形 事 事情 事项 业务 申请 提交 准备 带 交 需 这块 方面
+    上 下 里 中 内 先 后 第一 第一次 首次 头一次 要求 条件 规定 政策 情形 事 事情 事项 业务 申请 提交 准备 带 交 需 这块 方面
     """.split()
 )
 
@@ -426,7 +426,10 @@ class GuideIndex:
 
 
 def _split_known(token: str, known: frozenset[str]) -> list[str]:
-    """Cut ``token`` into the longest known words, left to right; unknown characters alone."""
+    """Cut ``token`` into the longest known words, left to right; unknown characters dropped.
+
+    A token with no known word in it stays whole (the bigrams still see its characters).
+    """
     out: list[str] = []
     i = 0
     while i < len(token):
@@ -436,9 +439,8 @@ def _split_known(token: str, known: frozenset[str]) -> list[str]:
                 i = j
                 break
         else:
-            out.append(token[i])
             i += 1
-    return out
+    return out or [token]
 
 
 def bigrams(text: str) -> list[str]:

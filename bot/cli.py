@@ -354,6 +354,38 @@ def _user(args: argparse.Namespace) -> None:
         raise SystemExit(f"desk user add: {exc.message}") from None
 
 
+def _guide(args: argparse.Namespace) -> None:
+    """``desk guide import FILE`` / ``desk guide export FILE`` (YAML or CSV, by extension)."""
+    import datetime as dt
+
+    from desk import audit, guide
+    from desk.db import atomic
+    from desk.errors import DeskError
+
+    async def run() -> str:
+        if args.guide_command == "export":
+            count = await guide.export_file(path=args.file)
+            return f"办事指南已导出 {count} 个事项到 {args.file}"
+        async with atomic():  # the items and their audit entry, together
+            counts = await guide.import_file(path=args.file)
+            await audit.record(
+                at=dt.datetime.now(dt.UTC),
+                actor="shell",
+                action="guide.import",
+                target=str(args.file)[:128],
+                data=counts,
+            )
+        return (
+            f"办事指南已导入：新增 {counts['created']}，更新 {counts['updated']}，"
+            f"未变 {counts['unchanged']}"
+        )
+
+    try:
+        print(asyncio.run(_with_db(run)))
+    except DeskError as exc:
+        raise SystemExit(f"desk guide {args.guide_command}: {exc.message}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="desk", description="teda-desk 企业服务热线工单系统")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -393,6 +425,10 @@ def main(argv: list[str] | None = None) -> None:
     p_user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    guide_parser = sub.add_parser("guide", help="the service guide (办事指南): import, export")
+    guide_sub = guide_parser.add_subparsers(dest="guide_command", required=True)
+    for name, text in (("import", "add or update items from"), ("export", "write all items to")):
+        guide_sub.add_parser(name, help=f"{text} a YAML or CSV file").add_argument("file")
     args = parser.parse_args(argv)
     if args.command == "init":
         _logging("WARNING")
@@ -413,6 +449,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "user":
         _logging("WARNING")
         _user(args)
+    elif args.command == "guide":
+        _logging("WARNING")
+        _guide(args)
     elif args.command == "route":
         _logging("WARNING")
         errors = route_lines(sys.stdin, sys.stdout, _live_router())

@@ -1,4 +1,5 @@
-"""Loading the project's default configuration (departments) into the database, idempotently."""
+"""Loading the project's default configuration (departments, rules, calendar, SLA, service
+guide) into the database, idempotently."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import yaml
 
 from models.department import Department
 
+from .guide import seed_guide
 from .routing import seed_rules
 from .sla import seed_policies
 from .worktime import seed_calendar
@@ -44,10 +46,13 @@ async def load_defaults() -> dict[str, int]:
     rules = await seed_rules()
     calendar_rows = await seed_calendar()
     await seed_policies()
+    guide = await seed_guide()
     return {
         "created": created,
         "kept": kept,
         "rules_created": rules["created"],
         "rules_refreshed": rules["refreshed"],
         "calendar_rows": calendar_rows,
+        "guide_created": guide["created"],
+        "guide_refreshed": guide["refreshed"],
     }

@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "models.staff",
     "models.webuser",
     "models.audit",
+    "models.guide",
 ]
 
 

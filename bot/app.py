@@ -46,6 +46,7 @@ def desk_config(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -
         auto_threshold=settings.auto_threshold,
         clock=clock,
         router=RouterHolder(),
+        guide_first=settings.guide_first,
     )
 
 

@@ -355,7 +355,7 @@ def _user(args: argparse.Namespace) -> None:
 
 
 def _guide(args: argparse.Namespace) -> None:
-    """``desk guide import FILE`` / ``desk guide export FILE`` (YAML or CSV, by extension)."""
+    """``desk guide import|export FILE`` (YAML or CSV, by extension), ``desk guide stats``."""
     import datetime as dt
 
     from desk import audit, guide
@@ -363,6 +363,16 @@ def _guide(args: argparse.Namespace) -> None:
     from desk.errors import DeskError
 
     async def run() -> str:
+        if args.guide_command == "stats":
+            until = dt.datetime.now(dt.UTC)
+            s = await guide.answer_stats(since=until - dt.timedelta(days=args.days), until=until)
+            return (
+                f"近{args.days}天：新诉求 {s.questions} 条，其中办事指南先行答复 {s.answered} 条"
+                f"（已解决 {s.solved}，仍需人工 {s.human}，未表态 {s.no_reply}）；"
+                f"未生成工单 {s.without_ticket} 条，占 {s.answered_share:.1%}；"
+                f"其中{guide.LATER_DAYS}天内仍提交了工单 {s.later_ticket} 条"
+                f"（{s.later_share:.1%}）"
+            )
         if args.guide_command == "export":
             count = await guide.export_file(path=args.file)
             return f"办事指南已导出 {count} 个事项到 {args.file}"
@@ -425,10 +435,15 @@ def main(argv: list[str] | None = None) -> None:
     p_user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    guide_parser = sub.add_parser("guide", help="the service guide (办事指南): import, export")
+    guide_parser = sub.add_parser(
+        "guide", help="the service guide (办事指南): import, export, stats"
+    )
     guide_sub = guide_parser.add_subparsers(dest="guide_command", required=True)
     for name, text in (("import", "add or update items from"), ("export", "write all items to")):
         guide_sub.add_parser(name, help=f"{text} a YAML or CSV file").add_argument("file")
+    guide_sub.add_parser(
+        "stats", help="questions answered from the guide without a ticket, and what followed"
+    ).add_argument("--days", type=int, default=30, help="the last N days (default 30)")
     args = parser.parse_args(argv)
     if args.command == "init":
         _logging("WARNING")

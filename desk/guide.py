@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import logging
 import re
@@ -27,11 +28,13 @@ from typing import Any
 import yaml
 
 from models.department import Department
-from models.guide import ServiceItem
+from models.guide import ANSWER_STATES, GuideAnswer, ServiceItem
+from models.ticket import Draft, Ticket
 from nlp.guide_search import GuideDoc, GuideIndex, GuideResult
 
 from .db import atomic
 from .errors import InvalidInput, NotFound
+from .notify import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -391,3 +394,130 @@ async def export_file(*, path: str | Path) -> int:
         text = out.getvalue()
     await asyncio.to_thread(target.write_text, text, "utf-8")
     return len(rows)
+
+
+# ---------------------------------------------------------------- in the chat
+
+
+async def item_params(item: ServiceItem) -> dict[str, Any]:
+    """What a chat shows of one item (the renderer escapes it)."""
+    dept = await Department.get_or_none(code=item.department_code)
+    return {
+        "item_id": item.id,
+        "name": item.name,
+        "department": dept.name if dept else item.department_code,
+        "conditions": item.conditions,
+        "materials": list(item.materials or []),
+        "steps": list(item.steps or []),
+        "time_limit": item.time_limit,
+        "fees": item.fees,
+        "location": item.location,
+        "online_url": item.online_url,
+        "contact": item.contact,
+    }
+
+
+async def show_menu(*, chat_id: int) -> None:
+    """``/guide``: the departments that publish items, each a button to its list."""
+    counts: dict[str, int] = {}
+    for code in await ServiceItem.filter(active=True).values_list("department_code", flat=True):
+        counts[str(code)] = counts.get(str(code), 0) + 1
+    depts = await Department.filter(code__in=list(counts), active=True).order_by("id")
+    async with atomic():
+        await enqueue(
+            chat_id=chat_id,
+            kind="guide_menu",
+            params={"departments": [[d.id, d.name, counts[d.code]] for d in depts]},
+        )
+
+
+async def show_department(*, chat_id: int, department_id: int) -> str:
+    """One department's items, each a button to its details; the toast text."""
+    dept = await Department.get_or_none(id=department_id, active=True)
+    items = await list_items(department=dept.code) if dept else []
+    if dept is None or not items:
+        raise NotFound("该部门暂无办事指南。")
+    async with atomic():
+        await enqueue(
+            chat_id=chat_id,
+            kind="guide_list",
+            params={"department": dept.name, "items": [[i.id, i.name] for i in items]},
+        )
+    return dept.name
+
+
+async def show_item(*, chat_id: int, item_id: int) -> str:
+    """One item's details in the chat; the toast text."""
+    item = await ServiceItem.get_or_none(id=item_id, active=True)
+    if item is None:
+        raise NotFound("该事项已下线或不存在。")
+    params = await item_params(item)
+    async with atomic():
+        await enqueue(chat_id=chat_id, kind="guide_item", params=params)
+    return item.name
+
+
+# ---------------------------------------------------------------- measured
+
+
+@dataclass(frozen=True)
+class AnswerStats:
+    """How the answer-first line did over a period.
+
+    Attributes:
+        questions: new requests from enterprises (answered first, or kept as a draft).
+        answered: of those, answered from the guide first.
+        solved: answers the enterprise marked 已解决.
+        human: answers followed by 仍需人工 (a ticket was opened with the question).
+        no_reply: answers with no button pressed.
+        without_ticket: answered and no ticket opened from the answer (solved + no reply).
+        later_ticket: of ``without_ticket``, the enterprise opened a ticket anyway within
+            ``LATER_DAYS`` days after the answer.
+    """
+
+    questions: int
+    answered: int
+    solved: int
+    human: int
+    no_reply: int
+    without_ticket: int
+    later_ticket: int
+
+    @property
+    def answered_share(self) -> float:
+        return self.without_ticket / self.questions if self.questions else 0.0
+
+    @property
+    def later_share(self) -> float:
+        return self.later_ticket / self.without_ticket if self.without_ticket else 0.0
+
+
+LATER_DAYS = 7
+
+
+async def answer_stats(*, since: dt.datetime, until: dt.datetime) -> AnswerStats:
+    """Figures of the answer-first line for answers and drafts created in [since, until)."""
+    answers = await GuideAnswer.filter(created_at__gte=since, created_at__lt=until).values(
+        "id", "state", "created_at", "member__enterprise_id"
+    )
+    drafts = await Draft.filter(created_at__gte=since, created_at__lt=until).count()
+    by_state = {s: sum(1 for a in answers if a["state"] == s) for s in ANSWER_STATES}
+    later = 0
+    for a in answers:
+        if a["state"] == "human":
+            continue
+        opened = await Ticket.filter(
+            enterprise_id=a["member__enterprise_id"],
+            created_at__gt=a["created_at"],
+            created_at__lte=a["created_at"] + dt.timedelta(days=LATER_DAYS),
+        ).exists()
+        later += opened
+    return AnswerStats(
+        questions=len(answers) + drafts,
+        answered=len(answers),
+        solved=by_state["solved"],
+        human=by_state["human"],
+        no_reply=by_state["offered"],
+        without_ticket=by_state["solved"] + by_state["offered"],
+        later_ticket=later,
+    )

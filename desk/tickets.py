@@ -13,6 +13,7 @@ from typing import Any
 
 from models.department import TRIAGE_CODE, Department, GroupBinding
 from models.enterprise import Member
+from models.guide import GuideAnswer, ServiceItem
 from models.outbox import MessageLink
 from models.sla import ExtensionRequest
 from models.ticket import (
@@ -25,6 +26,7 @@ from models.ticket import (
     TicketStatus,
 )
 
+from . import guide
 from .actors import Actor
 from .context import DeskConfig
 from .db import atomic
@@ -506,7 +508,73 @@ async def enterprise_message(
                 text = _check_text(text, what="补充内容")
             await _followup(cfg, ticket=ticket, actor=actor, text=text, file=file)
             return
+        if await _answer_first(cfg, member=member, actor=actor, text=text):
+            return
         await _draft(member=member, actor=actor, text=text)
+
+
+async def _answer_first(cfg: DeskConfig, *, member: Member, actor: Actor, text: str) -> bool:
+    """A general question the service guide answers well gets that answer first, no draft.
+
+    Only questions (the router's 咨询) of an enterprise with no open ticket are answered: a
+    stuck case, a complaint or a report goes to a department as before, however well an item's
+    words match it. The answer carries 已解决 and 仍需人工，确认提交 (which opens the ticket
+    with the question, as 确认提交 under a draft would).
+    """
+    if not cfg.guide_first or not text.strip():
+        return False
+    text = _check_text(text, what="诉求内容")
+    if await Ticket.filter(enterprise_id=member.enterprise_id, status__in=OPEN_STATUSES).exists():
+        return False  # with tickets open, a message is more likely about them: the draft asks
+    if cfg.router.route(text).type != "咨询":
+        return False
+    result = await guide.search(query=text, limit=3)
+    best = result.best
+    if not result.answers_well or best is None:
+        return False
+    item = await ServiceItem.get_or_none(code=best.code, active=True)
+    if item is None:
+        return False
+    assert actor.chat_id is not None
+    answer = await GuideAnswer.create(
+        member=member, question=text, item_code=item.code, score=best.score
+    )
+    params = await guide.item_params(item)
+    params.update(answer_id=answer.id, question=text)
+    await enqueue(chat_id=actor.chat_id, kind="guide_answer", params=params)
+    return True
+
+
+async def decide_answer(cfg: DeskConfig, *, actor: Actor, answer_id: int, action: str) -> str:
+    """The enterprise pressed 已解决 (``ok``) or 仍需人工 (``human``) under a guide answer.
+
+    Returns:
+        A short answer for the button press.
+    """
+    async with atomic():
+        member = await _require_member(actor)
+        answer = await GuideAnswer.filter(id=answer_id).select_for_update().first()
+        if answer is None or answer.member_id != member.id:
+            raise NotFound("该答复不存在。")
+        if answer.state != "offered":
+            raise Conflict("您已选择过了。")
+        answer.decided_at = cfg.now()
+        if action == "ok":
+            answer.state = "solved"
+            await answer.save(update_fields=["state", "decided_at"])
+            return "感谢反馈！如还有问题，直接发送文字即可。"
+        item = await ServiceItem.get_or_none(code=answer.item_code)
+        ticket = await _open(cfg, member=member, text=answer.question, channel="telegram")
+        await record_event(
+            ticket,
+            actor,
+            "guide",
+            note=f"企业已阅办事指南「{item.name if item else answer.item_code}」，仍需人工办理",
+            data={"item": answer.item_code, "answer_id": answer.id},
+        )
+        answer.state, answer.ticket_id = "human", ticket.id
+        await answer.save(update_fields=["state", "decided_at", "ticket_id"])
+        return f"已提交：{ticket.ref}（转人工办理）"
 
 
 async def _check_rate(cfg: DeskConfig, member: Member) -> None:
@@ -518,7 +586,10 @@ async def _check_rate(cfg: DeskConfig, member: Member) -> None:
     added = await TicketMessage.filter(
         ticket__enterprise_id=member.enterprise_id, direction="in", at__gte=since
     ).count()
-    if drafts + added >= cfg.enterprise_hourly_limit:
+    answered = await GuideAnswer.filter(
+        member__enterprise_id=member.enterprise_id, created_at__gte=since
+    ).count()
+    if drafts + added + answered >= cfg.enterprise_hourly_limit:
         raise RateLimited(
             f"您在1小时内已发送{cfg.enterprise_hourly_limit}条诉求或补充，请稍后再试。"
             "如有紧急情况，请直接拨打企业服务热线 25201111。"

@@ -1,7 +1,9 @@
 """Callback data: built and parsed in one place, always under Telegram's 64-byte limit.
 
 Format ``<scope>:<id>:<action>[:<arg>]`` — scope ``t`` ticket card, ``d`` draft, ``v`` return
-visit, ``c`` cancel, ``x`` extension decision, ``m`` a manager's action (督办). Parsing is
+visit, ``c`` cancel, ``x`` extension decision, ``m`` a manager's action (督办), ``g`` the service
+guide (``g:<answer>:ok|human`` under an answer, ``g:<department>:dept`` and ``g:<item>:item``
+to browse). Parsing is
 strict; anything else is rejected before the desk is called, and the desk still checks the
 ticket's state and the presser's chat or role (so a forged but well-formed button changes
 nothing it may not change).
@@ -12,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_PATTERN = re.compile(r"(t|d|v|c|x|m):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?")
+_PATTERN = re.compile(r"(t|d|v|c|x|m|g):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?")
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,7 @@ def cancel(ticket_id: int) -> str:
 
 def manage(ticket_id: int, action: str) -> str:
     return Callback("m", ticket_id, action).encode()
+
+
+def guide(target_id: int, action: str) -> str:
+    return Callback("g", target_id, action).encode()

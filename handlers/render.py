@@ -202,6 +202,82 @@ def _draft_confirm(p: dict[str, Any]) -> list[Op]:
     return [Send(text=head + escape(text) + tail, buttons=rows)]
 
 
+# Characters of catalog text one guide message shows (Telegram's limit is 4,096 in all).
+GUIDE_BUDGET = 3000
+
+
+def _guide_body(p: dict[str, Any]) -> str:
+    """One service item: name, department, then each filled field (lists numbered).
+
+    Catalog text is clipped before it is escaped (never inside an entity or a tag), field by
+    field, so a long entry still fits one message with its buttons.
+    """
+    left = GUIDE_BUDGET
+
+    def clip(value: str) -> str:
+        nonlocal left
+        units, end = 0, 0
+        for end, ch in enumerate(value):  # noqa: B007 - ``end`` is used after the loop
+            units += 2 if ord(ch) > 0xFFFF else 1  # Telegram counts UTF-16 units
+            if units > left:
+                break
+        else:
+            end = len(value)
+        shown = value if end >= len(value) else value[:end] + "…"
+        left -= units
+        return escape(shown)
+
+    name, dept = str(p.get("name") or "")[:128], str(p.get("department") or "")[:64]
+    lines = [T.GUIDE_ITEM.format(name=escape(name), department=escape(dept))]
+    for key, label in T.GUIDE_FIELDS.items():
+        if left <= 0:
+            break
+        value = p.get(key)
+        if isinstance(value, list):
+            entries = [str(v).strip() for v in value if str(v).strip()]
+            if entries:
+                numbered = "\n".join(f"{i}. {v}" for i, v in enumerate(entries, 1))
+                lines.append(f"<b>{label}</b>\n{clip(numbered)}")
+        elif value and str(value).strip():
+            lines.append(f"<b>{label}</b>：{clip(str(value).strip())}")
+    return "\n".join(lines)
+
+
+def _guide_answer(p: dict[str, Any]) -> list[Op]:
+    text = f"{T.GUIDE_ANSWER_HEAD}\n\n{_guide_body(p)}\n\n{T.GUIDE_ANSWER_TAIL}"
+    rows: Buttons = [
+        [
+            (T.BTN["guide_ok"], cb.guide(p["answer_id"], "ok")),
+            (T.BTN["guide_human"], cb.guide(p["answer_id"], "human")),
+        ]
+    ]
+    return [Send(text=text, buttons=rows)]
+
+
+def _guide_item(p: dict[str, Any]) -> list[Op]:
+    return [Send(text=_guide_body(p))]
+
+
+def _guide_menu(p: dict[str, Any]) -> list[Op]:
+    depts = p.get("departments") or []
+    if not depts:
+        return [Send(text=T.GUIDE_MENU_EMPTY)]
+    buttons = [
+        (T.BTN["guide_dept"].format(name=name, count=count), cb.guide(int(dept_id), "dept"))
+        for dept_id, name, count in depts
+    ]
+    rows: Buttons = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return [Send(text=T.GUIDE_MENU, buttons=rows)]
+
+
+def _guide_list(p: dict[str, Any]) -> list[Op]:
+    rows: Buttons = [
+        [(str(name).strip()[:60] or "（未命名事项）", cb.guide(int(item_id), "item"))]
+        for item_id, name in p["items"]
+    ]
+    return [Send(text=T.GUIDE_LIST.format(department=escape(p["department"])), buttons=rows)]
+
+
 def _ack(p: dict[str, Any]) -> list[Op]:
     template = T.ACK if p.get("status") != "triage" else T.ACK_TRIAGE
     text = template.format(
@@ -732,6 +808,10 @@ _RENDERERS: dict[str, Any] = {
     "pending_cancelled": _fixed(T.PENDING_CANCELLED),
     "error": _fmt(T.ERROR),
     "draft_confirm": _draft_confirm,
+    "guide_answer": _guide_answer,
+    "guide_item": _guide_item,
+    "guide_menu": _guide_menu,
+    "guide_list": _guide_list,
     "draft_cancelled": _fixed(T.DRAFT_CANCELLED),
     "ack": _ack,
     "dispatched": _fmt(T.DISPATCHED),

@@ -23,7 +23,7 @@ from telegram.ext import (
     filters,
 )
 
-from desk import escalation, intake, manage, registration, tickets
+from desk import escalation, guide, intake, manage, registration, tickets
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import AlreadyProcessed, DeskError, InvalidInput
@@ -128,6 +128,13 @@ async def cancel(update: Update, context: Ctx) -> None:
         return
     assert actor.chat_id is not None
     await tickets.say(chat_id=actor.chat_id, kind="nothing_to_cancel")
+
+
+@edge
+async def guide_menu(update: Update, context: Ctx) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    await guide.show_menu(chat_id=chat.id)
 
 
 @edge
@@ -411,6 +418,17 @@ async def _dispatch(cfg: DeskConfig, actor: Actor, data: cb.Callback) -> str:
         )
     if data.scope == "c" and private:
         return await tickets.cancel_ticket(cfg, actor=actor, ticket_id=data.id)
+    if data.scope == "g" and private:
+        assert actor.chat_id is not None
+        if data.action in ("ok", "human"):
+            return await tickets.decide_answer(
+                cfg, actor=actor, answer_id=data.id, action=data.action
+            )
+        if data.action == "dept":
+            return await guide.show_department(chat_id=actor.chat_id, department_id=data.id)
+        if data.action == "item":
+            return await guide.show_item(chat_id=actor.chat_id, item_id=data.id)
+        raise DeskError("无效的操作。")
     if data.scope == "m" and data.action == "sup":
         return await manage.supervise(cfg, actor=actor, ticket_id=data.id)
     raise DeskError("无效的操作。")
@@ -444,6 +462,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
     app.add_handler(CommandHandler("start", start, filters=private & new))
     app.add_handler(CommandHandler("tickets", my_tickets, filters=private & new))
     app.add_handler(CommandHandler("cancel", cancel, filters=private & new))
+    app.add_handler(CommandHandler("guide", guide_menu, filters=private & new))
     app.add_handler(CommandHandler("escalate", escalate, filters=new))
     app.add_handler(MessageHandler(private & new & filters.CONTACT, private_contact))
     app.add_handler(

@@ -30,6 +30,9 @@ BTN = {
     "digest_pick": "🗂 分拨 {ref}",
     "digest_show": "详情",
     "supervise": "📮 督办 {ref}",
+    "guide_ok": "👍 已解决",
+    "guide_human": "🙋 仍需人工，确认提交",
+    "guide_dept": "{name}（{count}项）",
 }
 
 REG_STEPS = {
@@ -54,7 +57,8 @@ WELCOME_BACK = (
 NOT_REGISTERED = "请先发送 /start 完成企业注册，再提交诉求。"
 CONTACT_IGNORED = "已收到联系人信息。如需提交诉求，请直接发送文字描述。"
 UNKNOWN_COMMAND = (
-    "未知命令。可用命令：\n/start 注册或查看身份\n/tickets 我的工单\n/cancel 取消当前操作"
+    "未知命令。可用命令：\n/start 注册或查看身份\n/tickets 我的工单\n/guide 办事指南\n"
+    "/cancel 取消当前操作"
 )
 GROUP_HELP = (
     "工作群命令：\n/bind 部门代码（管理员绑定本群）\n/done 工单号 办理结果\n/cancel 取消当前操作\n"
@@ -246,3 +250,26 @@ MANAGER_HELP = (
     "/ticket 工单编号 办理过程\n"
     "/report [2026-11] 月度营商环境简报（Word）及工单明细（Excel）"
 )
+
+
+# ---------------------------------------------------------------- service guide (办事指南)
+
+GUIDE_ANSWER_HEAD = "💡 您的问题在《办事指南》中有答案，供先行参考："
+GUIDE_ANSWER_TAIL = (
+    "以上是否解决了您的问题？已解决请点「已解决」；如需部门人工办理，请点「仍需人工，确认提交」，"
+    "将以您的原话生成工单、转交主管部门限时办结。"
+)
+GUIDE_ITEM = "📘 <b>{name}</b>\n主管部门：{department}"
+GUIDE_FIELDS = {
+    "conditions": "办理条件",
+    "materials": "申请材料",
+    "steps": "办理流程",
+    "time_limit": "办理时限",
+    "fees": "收费标准",
+    "location": "办理地点",
+    "online_url": "网上办理",
+    "contact": "咨询科室",
+}
+GUIDE_MENU = "📚 办事指南：请选择部门查看其服务事项。也可直接发送问题，系统会先从指南中查找答案。"
+GUIDE_MENU_EMPTY = "办事指南暂无事项。请直接发送文字描述您的问题。"
+GUIDE_LIST = "📚 {department} 的服务事项（点击查看详情）："

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from .enterprise import Member
+    from .ticket import Ticket
 
 
 class ServiceItem(Model):
@@ -39,3 +45,35 @@ class ServiceItem(Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+ANSWER_STATES = ("offered", "solved", "human")
+
+
+class GuideAnswer(Model):
+    """A question the service guide answered in the chat before any ticket (answer first).
+
+    ``state``: ``offered`` (answer sent, no button pressed yet), ``solved`` (the enterprise
+    pressed 已解决), ``human`` (it pressed 仍需人工 and ``ticket`` was opened with the question).
+    Kept to measure the share of questions answered without a ticket and how many of those
+    enterprises opened a ticket later anyway.
+    """
+
+    id = fields.IntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "desk.Member", related_name="guide_answers", on_delete=fields.CASCADE
+    )
+    member_id: int
+    question = fields.TextField()
+    item_code = fields.CharField(max_length=64)
+    score = fields.FloatField(default=0.0)
+    state = fields.CharField(max_length=16, default="offered", db_index=True)
+    ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
+        "desk.Ticket", related_name="guide_answers", null=True, on_delete=fields.SET_NULL
+    )
+    ticket_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    decided_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "guide_answer"

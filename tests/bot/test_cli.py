@@ -117,3 +117,23 @@ def test_calendar_override_and_sla_scan(env: dict[str, str]) -> None:
     scan = run(["sla", "scan", "--dry-run", "--now", "2027-01-04T09:30+08:00"], env)
     assert "would do 0 step(s)" in scan  # no tickets in this database
     assert "offset" in run(["sla", "scan", "--now", "2027-01-04T09:30"], env, ok=False)
+
+
+def test_guide_export_import_and_stats(env: dict[str, str], tmp_path: Path) -> None:
+    """The service guide from the shell: export, edit, import back (audited), a bad file
+    refused with a Chinese message and nothing changed, and the answer-first figures."""
+    exported = tmp_path / "guide.yaml"
+    assert "办事指南已导出" in run(["guide", "export", str(exported)], env)
+    text = exported.read_text(encoding="utf-8")
+    assert "sci-hightech-certification" in text
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(text.replace("高新技术企业认定申请书", "高企认定申请书（新版）"), "utf-8")
+    out = run(["guide", "import", str(edited)], env)
+    assert "更新 1" in out and "新增 0" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,department,name\nx-1,NOPE,某事项\n", encoding="utf-8")
+    out = run(["guide", "import", str(bad)], env, ok=False)
+    assert "NOPE" in out and "不存在" in out
+    assert "更新 0" in run(["guide", "import", str(edited)], env)  # the bad file changed nothing
+    out = run(["guide", "stats", "--days", "7"], env)
+    assert "近7天：新诉求 0 条" in out

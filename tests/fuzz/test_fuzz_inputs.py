@@ -542,8 +542,33 @@ CASES: dict[str, list[Case]] = {
     ],
     "document": [lambda f: {"file_id": f.id, "name": "简报.docx", "caption": f.caption[:900]}],
     "grant_usage": [lambda f: {}],
+    "guide_answer": [lambda f: dict(_guide_item(f), answer_id=f.id, question=f.text)],
+    "guide_item": [lambda f: _guide_item(f)],
+    "guide_menu": [
+        lambda f: {"departments": [[f.id, f.department, f.count] for _ in range(f.count)]}
+    ],
+    "guide_list": [
+        lambda f: {"department": f.department, "items": [[f.id, f.text] for _ in range(f.count)]}
+    ],
     "manager_help": [lambda f: {}],
 }
+
+
+def _guide_item(f: Fields) -> dict[str, Any]:
+    """A catalog item as edited in the admin web or imported: any text, any length."""
+    return {
+        "item_id": f.id,
+        "name": f.text,
+        "department": f.department,
+        "conditions": f.text,
+        "materials": [f.text for _ in range(f.count)],
+        "steps": [f.note for _ in range(f.count)],
+        "time_limit": f.message,
+        "fees": f.label,
+        "location": f.text,
+        "online_url": f.message,
+        "contact": f.text,
+    }
 
 
 def _figures(f: Fields) -> dict[str, Any]:

@@ -168,6 +168,23 @@ def evil_ticket_params(**over: Any) -> dict[str, Any]:
     )
 
 
+def guide_item(user: str) -> dict[str, Any]:
+    """A service item as the chat shows it (desk.guide.item_params)."""
+    return {
+        "item_id": 11,
+        "name": "增值税发票申领",
+        "department": "税务局",
+        "conditions": user,
+        "materials": ["营业执照", user, ""],
+        "steps": ["电子税务局申请", "审核"],
+        "time_limit": "即时办结",
+        "fees": "免费",
+        "location": "电子税务局",
+        "online_url": "https://etax.tianjin.chinatax.gov.cn",
+        "contact": user,
+    }
+
+
 def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
     """At least one realistic params dict for every kind the renderer knows."""
     base = make()
@@ -233,6 +250,11 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("draft_confirm", {"draft_id": 5, "text": user, "open": [[41, "TD20250601-0003"]]}),
         ("draft_confirm", {"draft_id": 5, "text": user, "open": []}),
         ("draft_cancelled", {}),
+        ("guide_answer", dict(guide_item(user), answer_id=7, question=user)),
+        ("guide_item", guide_item(user)),
+        ("guide_menu", {"departments": [[3, "税务局", 5], [4, user, 1]]}),
+        ("guide_menu", {"departments": []}),
+        ("guide_list", {"department": user, "items": [[11, "增值税发票申领"], [12, user]]}),
         ("ack", base),
         ("ack", dict(base, status="triage", department="待分拨")),
         ("dispatched", base),

@@ -72,6 +72,10 @@ PRIVATE_MIN = 5
 # and private chats counted apart: private sends waiting for the bot's second (cards go first)
 # must never leave a new card unclaimed.
 PARALLEL = 20
+# Broadcast rows delivered at once, and the slots of the bot's second a broadcast send leaves
+# to ticket messages (on top of the cards' reserve): a broadcast never delays a ticket.
+BULK_PARALLEL = 5
+BULK_HEADROOM = 8
 # Pauses between claims while the database does not answer: doubling from 1 s up to 10 s.
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 10.0
@@ -445,17 +449,20 @@ class Sender:
         """
         groups: set[asyncio.Task[bool]] = set()
         chats: set[asyncio.Task[bool]] = set()
+        bulk: set[asyncio.Task[bool]] = set()
         backoff = BACKOFF_MIN
         try:
             while not self._stopping:
                 self._wake.clear()  # a wake from now on (a new row) is not missed
                 group_room = min(PARALLEL - len(groups), BATCH)
                 chat_room = min(PARALLEL - len(chats), BATCH)
+                bulk_room = min(BULK_PARALLEL - len(bulk), BATCH)
                 try:
                     rows = await outbox.claim_batch(
                         now=self.clock(),
                         limit=group_room,
                         private_limit=chat_room,
+                        bulk_limit=bulk_room,
                         lease_seconds=LEASE,
                     )
                     backoff = BACKOFF_MIN
@@ -466,20 +473,23 @@ class Sender:
                     backoff = min(BACKOFF_MAX, backoff * 2)
                     continue
                 for row in rows:
-                    active = groups if row.chat_id < 0 else chats
+                    active = groups if row.chat_id < 0 else bulk if row.bulk else chats
                     task = asyncio.create_task(self._deliver_safely(row))
                     active.add(task)
                     task.add_done_callback(active.discard)
                 claimed_groups = sum(row.chat_id < 0 for row in rows)
-                if (0 < group_room == claimed_groups) or (
-                    0 < chat_room == len(rows) - claimed_groups
+                claimed_bulk = sum(bool(row.bulk) for row in rows)
+                if (
+                    (0 < group_room == claimed_groups)
+                    or (0 < chat_room == len(rows) - claimed_groups - claimed_bulk)
+                    or (0 < bulk_room == claimed_bulk)
                 ):
                     continue  # there may be more ready
-                await self._idle(groups | chats)
+                await self._idle(groups | chats | bulk)
         finally:
             # Stopping: what is in flight finishes (waits end early and put rows back).
-            if groups or chats:
-                await asyncio.gather(*groups, *chats, return_exceptions=True)
+            if groups or chats or bulk:
+                await asyncio.gather(*groups, *chats, *bulk, return_exceptions=True)
 
     async def _idle(self, active: set[asyncio.Task[bool]]) -> None:
         """Wait for a wake (new rows), a delivery ending (its chat's next row) or the interval."""
@@ -556,6 +566,8 @@ class Sender:
         if row.chat_id < 0:
             return await self.budget.take(row.chat_id)
         reserve = self.cards.reserve(waiting=self._groups_in_flight)
+        if row.bulk:  # a broadcast leaves ticket messages to enterprises their share too
+            reserve = min(reserve + BULK_HEADROOM, self.limiter.global_per_s - 1)
         return await self.budget.take(row.chat_id, reserve=reserve)
 
     @staticmethod

@@ -32,9 +32,9 @@ _CLAIM_PG = """
 WITH heads AS (
     SELECT min(id) AS id FROM outbox
     WHERE channel = $1 AND status IN ('pending', 'sending')
-    GROUP BY chat_id
+    GROUP BY chat_id, bulk
 ), due AS (
-    SELECT o.id, o.chat_id FROM outbox o JOIN heads h ON h.id = o.id
+    SELECT o.id, o.chat_id, o.bulk FROM outbox o JOIN heads h ON h.id = o.id
     WHERE (o.status = 'pending' AND (o.not_before IS NULL OR o.not_before <= $2))
        OR (o.status = 'sending' AND o.locked_until < $2)
 ), groups AS (
@@ -45,12 +45,18 @@ WITH heads AS (
     FOR UPDATE OF o SKIP LOCKED
 ), privates AS (
     SELECT o.id FROM outbox o JOIN due d ON d.id = o.id
-    WHERE d.chat_id >= 0
+    WHERE d.chat_id >= 0 AND NOT d.bulk
     ORDER BY o.id
     LIMIT $5
     FOR UPDATE OF o SKIP LOCKED
+), bulk AS (
+    SELECT o.id FROM outbox o JOIN due d ON d.id = o.id
+    WHERE d.chat_id >= 0 AND d.bulk
+    ORDER BY o.id
+    LIMIT $6
+    FOR UPDATE OF o SKIP LOCKED
 ), picked AS (
-    SELECT id FROM groups UNION ALL SELECT id FROM privates
+    SELECT id FROM groups UNION ALL SELECT id FROM privates UNION ALL SELECT id FROM bulk
 )
 UPDATE outbox SET status = 'sending', locked_until = $4, attempts = outbox.attempts + 1
 FROM picked
@@ -67,45 +73,50 @@ async def claim_batch(
     lease_seconds: float = 60,
     channel: str = "telegram",
     private_limit: int | None = None,
+    bulk_limit: int | None = None,
 ) -> list[OutboxMessage]:
     """Lease deliverable rows (the head of each chat's queue), oldest first.
 
-    Up to ``limit`` group rows and up to ``private_limit`` (default: ``limit``) private-chat
-    rows, groups first in the result: a card reaching the department is what starts the
-    response clock's work, and a sender keeps room for cards however many private chats wait.
+    Up to ``limit`` group rows, up to ``private_limit`` (default: ``limit``) private-chat rows
+    and up to ``bulk_limit`` (default: ``private_limit``) broadcast rows, in that order in the
+    result: a card reaching the department is what starts the response clock's work, a sender
+    keeps room for cards however many private chats wait, and broadcasts come last. A chat's
+    broadcasts queue apart from its other messages (each in order), so a broadcast never holds
+    up a ticket's message.
 
     Two processes can never take the same row: PostgreSQL skips rows another claim holds
     locked, SQLite takes each row with a compare-and-set update on its status and lease.
     """
     privates = limit if private_limit is None else private_limit
-    if limit <= 0 and privates <= 0:
+    bulk = privates if bulk_limit is None else bulk_limit
+    if limit <= 0 and privates <= 0 and bulk <= 0:
         return []
     lease = now + dt.timedelta(seconds=lease_seconds)
     conn = connections.get("default")
     if conn.capabilities.dialect == "postgres":
         rows = await conn.execute_query_dict(
-            _CLAIM_PG, [channel, now, max(0, limit), lease, max(0, privates)]
+            _CLAIM_PG, [channel, now, max(0, limit), lease, max(0, privates), max(0, bulk)]
         )
         ids = [int(r["id"]) for r in rows]
         if not ids:
             return []
         leased = await OutboxMessage.filter(id__in=ids)
-        return sorted(leased, key=lambda r: (r.chat_id >= 0, r.id))  # groups first
+        return sorted(leased, key=lambda r: (r.chat_id >= 0, r.bulk, r.id))  # groups first
     due = (
         Q(status=OutboxStatus.PENDING, not_before__isnull=True)
         | Q(status=OutboxStatus.PENDING, not_before__lte=now)
         | Q(status=OutboxStatus.SENDING, locked_until__lt=now)
     )
-    # Only the head (oldest undelivered row) of each chat is eligible: chats stay in order, and
-    # a backlog in one chat cannot crowd the others out of the batch.
+    # Only the head (oldest undelivered row) of each chat is eligible (a chat's broadcasts queue
+    # apart): chats stay in order, and a backlog in one chat cannot crowd the others out.
     heads = [
         row["head"]
         for row in await OutboxMessage.filter(
             channel=channel, status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]
         )
         .annotate(head=Min("id"))
-        .group_by("chat_id")
-        .values("chat_id", "head")
+        .group_by("chat_id", "bulk")
+        .values("chat_id", "bulk", "head")
     ]
     if not heads:
         return []
@@ -115,10 +126,14 @@ async def claim_batch(
         groups = await eligible.filter(chat_id__lt=0).order_by("id").limit(limit)
     chats: list[OutboxMessage] = []
     if privates > 0:
-        chats = await eligible.filter(chat_id__gte=0).order_by("id").limit(privates)
+        chats = await eligible.filter(chat_id__gte=0, bulk=False).order_by("id").limit(privates)
+    broadcasts: list[OutboxMessage] = []
+    if bulk > 0:
+        broadcasts = await eligible.filter(chat_id__gte=0, bulk=True).order_by("id").limit(bulk)
     return [
         *await claim_rows(groups, status=OutboxStatus.SENDING, until=lease),
         *await claim_rows(chats, status=OutboxStatus.SENDING, until=lease),
+        *await claim_rows(broadcasts, status=OutboxStatus.SENDING, until=lease),
     ]
 
 

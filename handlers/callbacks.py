@@ -3,7 +3,7 @@
 Format ``<scope>:<id>:<action>[:<arg>]`` — scope ``t`` ticket card, ``d`` draft, ``v`` return
 visit, ``c`` cancel, ``x`` extension decision, ``m`` a manager's action (督办), ``g`` the service
 guide (``g:<answer>:ok|human`` under an answer, ``g:<department>:dept`` and ``g:<item>:item``
-to browse). Parsing is
+to browse), ``s`` a broadcast topic (``s:<topic>:on|off``). Parsing is
 strict; anything else is rejected before the desk is called, and the desk still checks the
 ticket's state and the presser's chat or role (so a forged but well-formed button changes
 nothing it may not change).
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_PATTERN = re.compile(r"(t|d|v|c|x|m|g):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?")
+_PATTERN = re.compile(r"(t|d|v|c|x|m|g|s):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?")
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,7 @@ def manage(ticket_id: int, action: str) -> str:
 
 def guide(target_id: int, action: str) -> str:
     return Callback("g", target_id, action).encode()
+
+
+def topic(index: int, on: bool) -> str:
+    return Callback("s", index, "on" if on else "off").encode()

@@ -278,6 +278,28 @@ def _guide_list(p: dict[str, Any]) -> list[Op]:
     return [Send(text=T.GUIDE_LIST.format(department=escape(p["department"])), buttons=rows)]
 
 
+def _broadcast(p: dict[str, Any]) -> list[Op]:
+    label = str(p.get("label") or "")
+    text = T.BROADCAST.format(
+        label=escape(label), title=escape(str(p["title"])), text=escape(str(p["text"]))
+    )
+    button = (T.BTN["unsubscribe"].format(label=label), cb.topic(int(p["topic_index"]), False))
+    return [Send(text=text, buttons=[[button]])]
+
+
+def _subscriptions(p: dict[str, Any]) -> list[Op]:
+    rows: Buttons = [
+        [
+            (
+                T.BTN["topic_on" if on else "topic_off"].format(label=label),
+                cb.topic(int(index), not on),
+            )
+        ]
+        for index, label, on in p["topics"]
+    ]
+    return [Send(text=T.SUBSCRIPTIONS, buttons=rows)]
+
+
 def _ack(p: dict[str, Any]) -> list[Op]:
     template = T.ACK if p.get("status") != "triage" else T.ACK_TRIAGE
     text = template.format(
@@ -812,6 +834,8 @@ _RENDERERS: dict[str, Any] = {
     "guide_item": _guide_item,
     "guide_menu": _guide_menu,
     "guide_list": _guide_list,
+    "broadcast": _broadcast,
+    "subscriptions": _subscriptions,
     "draft_cancelled": _fixed(T.DRAFT_CANCELLED),
     "ack": _ack,
     "dispatched": _fmt(T.DISPATCHED),

@@ -23,7 +23,7 @@ from telegram.ext import (
     filters,
 )
 
-from desk import escalation, guide, intake, manage, registration, tickets
+from desk import broadcast, escalation, guide, intake, manage, registration, tickets
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import AlreadyProcessed, DeskError, InvalidInput
@@ -135,6 +135,13 @@ async def guide_menu(update: Update, context: Ctx) -> None:
     chat = update.effective_chat
     assert chat is not None
     await guide.show_menu(chat_id=chat.id)
+
+
+@edge
+async def subscribe(update: Update, context: Ctx) -> None:
+    actor = _actor(update)
+    assert actor.user_id is not None and actor.chat_id is not None
+    await broadcast.show_subscriptions(user_id=actor.user_id, chat_id=actor.chat_id)
 
 
 @edge
@@ -429,6 +436,9 @@ async def _dispatch(cfg: DeskConfig, actor: Actor, data: cb.Callback) -> str:
         if data.action == "item":
             return await guide.show_item(chat_id=actor.chat_id, item_id=data.id)
         raise DeskError("无效的操作。")
+    if data.scope == "s" and private and data.action in ("on", "off"):
+        assert actor.user_id is not None
+        return await broadcast.toggle(user_id=actor.user_id, index=data.id, on=data.action == "on")
     if data.scope == "m" and data.action == "sup":
         return await manage.supervise(cfg, actor=actor, ticket_id=data.id)
     raise DeskError("无效的操作。")
@@ -463,6 +473,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
     app.add_handler(CommandHandler("tickets", my_tickets, filters=private & new))
     app.add_handler(CommandHandler("cancel", cancel, filters=private & new))
     app.add_handler(CommandHandler("guide", guide_menu, filters=private & new))
+    app.add_handler(CommandHandler("subscribe", subscribe, filters=private & new))
     app.add_handler(CommandHandler("escalate", escalate, filters=new))
     app.add_handler(MessageHandler(private & new & filters.CONTACT, private_contact))
     app.add_handler(

@@ -33,6 +33,9 @@ BTN = {
     "guide_ok": "👍 已解决",
     "guide_human": "🙋 仍需人工，确认提交",
     "guide_dept": "{name}（{count}项）",
+    "unsubscribe": "🔕 退订「{label}」",
+    "topic_on": "✅ {label}（点击退订）",
+    "topic_off": "🔕 {label}（点击订阅）",
 }
 
 REG_STEPS = {
@@ -58,7 +61,7 @@ NOT_REGISTERED = "请先发送 /start 完成企业注册，再提交诉求。"
 CONTACT_IGNORED = "已收到联系人信息。如需提交诉求，请直接发送文字描述。"
 UNKNOWN_COMMAND = (
     "未知命令。可用命令：\n/start 注册或查看身份\n/tickets 我的工单\n/guide 办事指南\n"
-    "/cancel 取消当前操作"
+    "/subscribe 订阅设置\n/cancel 取消当前操作"
 )
 GROUP_HELP = (
     "工作群命令：\n/bind 部门代码（管理员绑定本群）\n/done 工单号 办理结果\n/cancel 取消当前操作\n"
@@ -273,3 +276,8 @@ GUIDE_FIELDS = {
 GUIDE_MENU = "📚 办事指南：请选择部门查看其服务事项。也可直接发送问题，系统会先从指南中查找答案。"
 GUIDE_MENU_EMPTY = "办事指南暂无事项。请直接发送文字描述您的问题。"
 GUIDE_LIST = "📚 {department} 的服务事项（点击查看详情）："
+
+# ---------------------------------------------------------------- broadcasts
+
+BROADCAST = "📢 【{label}】<b>{title}</b>\n\n{text}"
+SUBSCRIPTIONS = "📬 订阅设置：点击按钮切换。已订阅的主题会收到经开区的政策解读、活动和通知。"

@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "models.webuser",
     "models.audit",
     "models.guide",
+    "models.broadcast",
 ]
 
 

@@ -34,6 +34,9 @@ class OutboxMessage(Model):
     sent_at = fields.DatetimeField(null=True)
     error = fields.TextField(null=True)
     message_ids: list = fields.JSONField(default=list)
+    # A broadcast: sent after every ticket message and within a share of the bot's second, and
+    # ordered only among broadcasts (it never holds up a chat's ticket messages).
+    bulk = fields.BooleanField(default=False)
 
     class Meta:
         table = "outbox"

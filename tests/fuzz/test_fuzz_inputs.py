@@ -544,6 +544,16 @@ CASES: dict[str, list[Case]] = {
     "grant_usage": [lambda f: {}],
     "guide_answer": [lambda f: dict(_guide_item(f), answer_id=f.id, question=f.text)],
     "guide_item": [lambda f: _guide_item(f)],
+    "broadcast": [
+        lambda f: {
+            "topic_index": 1 + f.count % 3,
+            "label": "政策解读",
+            "title": f.label,
+            "text": f.text[:3000],
+            "topic": "policy",
+        }
+    ],
+    "subscriptions": [lambda f: {"topics": [[1, "政策解读", f.flag], [2, "活动发布", f.maybe]]}],
     "guide_menu": [
         lambda f: {"departments": [[f.id, f.department, f.count] for _ in range(f.count)]}
     ],

@@ -254,6 +254,17 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("guide_item", guide_item(user)),
         ("guide_menu", {"departments": [[3, "税务局", 5], [4, user, 1]]}),
         ("guide_menu", {"departments": []}),
+        (
+            "broadcast",
+            {
+                "topic_index": 1,
+                "label": "政策解读",
+                "title": user,
+                "text": user,
+                "topic": "policy",
+            },
+        ),
+        ("subscriptions", {"topics": [[1, "政策解读", True], [2, "活动发布", False]]}),
         ("guide_list", {"department": user, "items": [[11, "增值税发票申领"], [12, user]]}),
         ("ack", base),
         ("ack", dict(base, status="triage", department="待分拨")),

@@ -1,9 +1,10 @@
 """Callback data: built and parsed in one place, always under Telegram's 64-byte limit.
 
 Format ``<scope>:<id>:<action>[:<arg>]`` — scope ``t`` ticket card, ``d`` draft, ``v`` return
-visit, ``c`` cancel, ``x`` extension decision, ``m`` a manager's action (督办), ``g`` the service
-guide (``g:<answer>:ok|human`` under an answer, ``g:<department>:dept`` and ``g:<item>:item``
-to browse), ``s`` a broadcast topic (``s:<topic>:on|off``). Parsing is
+visit, ``c`` cancel, ``x`` extension decision, ``m`` a manager's action (督办), ``g`` the
+service guide (``g:<answer>:ok|human`` under an answer, ``g:<department>:dept`` and
+``g:<item>:item`` to browse), ``s`` a broadcast topic (``s:<topic>:on|off``), ``k`` an
+introduction between a need and an offer (``k:<introduction>:yes|no``). Parsing is
 strict; anything else is rejected before the desk is called, and the desk still checks the
 ticket's state and the presser's chat or role (so a forged but well-formed button changes
 nothing it may not change).
@@ -14,7 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_PATTERN = re.compile(r"(t|d|v|c|x|m|g|s):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?")
+_PATTERN = re.compile(
+    r"(t|d|v|c|x|m|g|s|k):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?"
+)
 
 
 @dataclass(frozen=True)
@@ -71,3 +74,7 @@ def guide(target_id: int, action: str) -> str:
 
 def topic(index: int, on: bool) -> str:
     return Callback("s", index, "on" if on else "off").encode()
+
+
+def introduction(intro_id: int, agree: bool) -> str:
+    return Callback("k", intro_id, "yes" if agree else "no").encode()

@@ -300,6 +300,50 @@ def _subscriptions(p: dict[str, Any]) -> list[Op]:
     return [Send(text=T.SUBSCRIPTIONS, buttons=rows)]
 
 
+def _match_posted(p: dict[str, Any]) -> list[Op]:
+    industry = f"（{escape(p['industry'])}）" if p.get("industry") else ""
+    text = T.MATCH_POSTED.format(
+        label=escape(p["label"]),
+        listing_id=p["listing_id"],
+        industry=industry,
+        text=escape(_clip(str(p["text"]), 1000)),
+    )
+    found = p.get("suggestions") or []
+    if not found:
+        return [Send(text=text + T.MATCH_NONE)]
+    lines = []
+    for i, (lid, label, ind, t) in enumerate(found, 1):
+        where = f"（{escape(ind)}）" if ind else ""
+        lines.append(f"{i}. 【{escape(label)}】编号 {lid}{where}：{escape(_clip(str(t), 200))}")
+    return [Send(text=text + T.MATCH_SUGGESTIONS + "\n" + "\n".join(lines))]
+
+
+def _match_ask(p: dict[str, Any]) -> list[Op]:
+    mine_label = "泰服企" if p.get("other_label") == "泰企需" else "泰企需"
+    text = T.MATCH_ASK.format(
+        mine_label=mine_label,
+        other_label=escape(p["other_label"]),
+        industry=f"（{escape(p['industry'])}）" if p.get("industry") else "",
+        other=escape(_clip(str(p["other"]), 1000)),
+        mine=escape(_clip(str(p["mine"]), 1000)),
+    )
+    rows: Buttons = [
+        [
+            (T.BTN["match_yes"], cb.introduction(int(p["intro_id"]), True)),
+            (T.BTN["match_no"], cb.introduction(int(p["intro_id"]), False)),
+        ]
+    ]
+    return [Send(text=text, buttons=rows)]
+
+
+def _match_connected(p: dict[str, Any]) -> list[Op]:
+    values = {
+        k: escape(_clip(str(p.get(k) or ""), 1000))
+        for k in ("enterprise", "contact", "phone", "other")
+    }
+    return [Send(text=T.MATCH_CONNECTED.format(**values))]
+
+
 def _ack(p: dict[str, Any]) -> list[Op]:
     template = T.ACK if p.get("status") != "triage" else T.ACK_TRIAGE
     text = template.format(
@@ -835,6 +879,11 @@ _RENDERERS: dict[str, Any] = {
     "guide_menu": _guide_menu,
     "guide_list": _guide_list,
     "broadcast": _broadcast,
+    "match_posted": _match_posted,
+    "match_ask": _match_ask,
+    "match_connected": _match_connected,
+    "match_declined": _fixed(T.MATCH_DECLINED),
+    "match_introduced": _fmt(T.MATCH_INTRODUCED),
     "subscriptions": _subscriptions,
     "draft_cancelled": _fixed(T.DRAFT_CANCELLED),
     "ack": _ack,

@@ -23,7 +23,16 @@ from telegram.ext import (
     filters,
 )
 
-from desk import broadcast, escalation, guide, intake, manage, registration, tickets
+from desk import (
+    broadcast,
+    escalation,
+    guide,
+    intake,
+    manage,
+    matching,
+    registration,
+    tickets,
+)
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import AlreadyProcessed, DeskError, InvalidInput
@@ -142,6 +151,30 @@ async def subscribe(update: Update, context: Ctx) -> None:
     actor = _actor(update)
     assert actor.user_id is not None and actor.chat_id is not None
     await broadcast.show_subscriptions(user_id=actor.user_id, chat_id=actor.chat_id)
+
+
+def _listing(kind: str) -> Handler:
+    @edge
+    async def post(update: Update, context: Ctx) -> None:
+        actor = _actor(update)
+        assert actor.user_id is not None and actor.chat_id is not None
+        text = " ".join(_args(context))
+        await matching.post(user_id=actor.user_id, chat_id=actor.chat_id, kind=kind, text=text)
+
+    return post
+
+
+@edge
+async def introduce(update: Update, context: Ctx) -> None:
+    """``/introduce NEED OFFER`` in the screening group: the hotline office introduces two."""
+    actor = _actor(update)
+    assert actor.chat_id is not None
+    args = _args(context)
+    if len(args) != 2 or not all(a.isdigit() and len(a) < 10 for a in args):
+        raise InvalidInput("用法：/introduce 需求编号 供给编号")
+    await matching.introduce_in_group(
+        chat_id=actor.chat_id, need_id=int(args[0]), offer_id=int(args[1]), by=actor.name
+    )
 
 
 @edge
@@ -439,6 +472,11 @@ async def _dispatch(cfg: DeskConfig, actor: Actor, data: cb.Callback) -> str:
     if data.scope == "s" and private and data.action in ("on", "off"):
         assert actor.user_id is not None
         return await broadcast.toggle(user_id=actor.user_id, index=data.id, on=data.action == "on")
+    if data.scope == "k" and private and data.action in ("yes", "no"):
+        assert actor.user_id is not None
+        return await matching.consent(
+            user_id=actor.user_id, intro_id=data.id, agree=data.action == "yes", now=cfg.now()
+        )
     if data.scope == "m" and data.action == "sup":
         return await manage.supervise(cfg, actor=actor, ticket_id=data.id)
     raise DeskError("无效的操作。")
@@ -474,6 +512,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
     app.add_handler(CommandHandler("cancel", cancel, filters=private & new))
     app.add_handler(CommandHandler("guide", guide_menu, filters=private & new))
     app.add_handler(CommandHandler("subscribe", subscribe, filters=private & new))
+    app.add_handler(CommandHandler("need", _listing("need"), filters=private & new))
+    app.add_handler(CommandHandler("offer", _listing("offer"), filters=private & new))
     app.add_handler(CommandHandler("escalate", escalate, filters=new))
     app.add_handler(MessageHandler(private & new & filters.CONTACT, private_contact))
     app.add_handler(
@@ -488,6 +528,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
     app.add_handler(CommandHandler("cancel", cancel, filters=groups & new))
     app.add_handler(CommandHandler("help", group_help, filters=groups & new))
     app.add_handler(CommandHandler("leader", leader, filters=groups & new))
+    app.add_handler(CommandHandler("introduce", introduce, filters=groups & new))
     app.add_handler(
         MessageHandler(
             groups

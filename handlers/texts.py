@@ -34,6 +34,8 @@ BTN = {
     "guide_human": "🙋 仍需人工，确认提交",
     "guide_dept": "{name}（{count}项）",
     "unsubscribe": "🔕 退订「{label}」",
+    "match_yes": "🤝 同意对接",
+    "match_no": "🙅 暂不对接",
     "topic_on": "✅ {label}（点击退订）",
     "topic_off": "🔕 {label}（点击订阅）",
 }
@@ -61,7 +63,8 @@ NOT_REGISTERED = "请先发送 /start 完成企业注册，再提交诉求。"
 CONTACT_IGNORED = "已收到联系人信息。如需提交诉求，请直接发送文字描述。"
 UNKNOWN_COMMAND = (
     "未知命令。可用命令：\n/start 注册或查看身份\n/tickets 我的工单\n/guide 办事指南\n"
-    "/subscribe 订阅设置\n/cancel 取消当前操作"
+    "/subscribe 订阅设置\n/need 发布需求（泰企需）\n/offer 发布供给（泰服企）\n"
+    "/cancel 取消当前操作"
 )
 GROUP_HELP = (
     "工作群命令：\n/bind 部门代码（管理员绑定本群）\n/done 工单号 办理结果\n/cancel 取消当前操作\n"
@@ -281,3 +284,19 @@ GUIDE_LIST = "📚 {department} 的服务事项（点击查看详情）："
 
 BROADCAST = "📢 【{label}】<b>{title}</b>\n\n{text}"
 SUBSCRIPTIONS = "📬 订阅设置：点击按钮切换。已订阅的主题会收到经开区的政策解读、活动和通知。"
+
+# ---------------------------------------------------------------- supply–demand matching
+
+MATCH_POSTED = "✅ 已发布【{label}】编号 {listing_id}{industry}：\n{text}"
+MATCH_SUGGESTIONS = "\n\n目前较匹配的信息（热线办可为双方撮合，双方同意后才互换联系方式）："
+MATCH_NONE = "\n\n暂无匹配的信息；有合适的企业发布后，热线办会为您撮合。"
+MATCH_ASK = (
+    "🤝 热线办为贵单位的【{mine_label}】找到一条可能匹配的【{other_label}】{industry}：\n"
+    "{other}\n\n贵单位的信息：{mine}\n\n是否同意与对方互换企业名称和联系方式？双方都同意后才会发送。"
+)
+MATCH_CONNECTED = (
+    "🤝 双方均已同意对接。对方信息：\n企业：{enterprise}\n联系人：{contact}\n电话：{phone}\n"
+    "对方发布的内容：{other}"
+)
+MATCH_DECLINED = "本次撮合对方暂不对接，未向对方提供贵单位信息。热线办会继续为您留意。"
+MATCH_INTRODUCED = "已发起撮合（编号 {intro_id}）：已分别询问双方，双方同意后将互相发送联系方式。"

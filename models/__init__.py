@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "models.audit",
     "models.guide",
     "models.broadcast",
+    "models.matching",
 ]
 
 

@@ -553,6 +553,34 @@ CASES: dict[str, list[Case]] = {
             "topic": "policy",
         }
     ],
+    "match_posted": [
+        lambda f: {
+            "listing_id": f.id,
+            "label": "泰企需",
+            "industry": f.label,
+            "text": f.text[:1000],
+            "suggestions": [[f.id, "泰服企", f.label, f.text[:1000]] for _ in range(f.count % 4)],
+        }
+    ],
+    "match_ask": [
+        lambda f: {
+            "intro_id": f.id,
+            "mine": f.text[:1000],
+            "other": f.note[:1000],
+            "other_label": "泰服企",
+            "industry": f.label,
+        }
+    ],
+    "match_connected": [
+        lambda f: {
+            "enterprise": f.enterprise,
+            "contact": f.contact,
+            "phone": f.phone,
+            "other": f.text[:1000],
+        }
+    ],
+    "match_declined": [lambda f: {}],
+    "match_introduced": [lambda f: {"intro_id": f.id}],
     "subscriptions": [lambda f: {"topics": [[1, "政策解读", f.flag], [2, "活动发布", f.maybe]]}],
     "guide_menu": [
         lambda f: {"departments": [[f.id, f.department, f.count] for _ in range(f.count)]}

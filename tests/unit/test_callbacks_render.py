@@ -265,6 +265,27 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         ("subscriptions", {"topics": [[1, "政策解读", True], [2, "活动发布", False]]}),
+        (
+            "match_posted",
+            {
+                "listing_id": 3,
+                "label": "泰企需",
+                "industry": "汽车",
+                "text": user,
+                "suggestions": [[4, "泰服企", "汽车", user], [5, "泰服企", "", "线束加工"]],
+            },
+        ),
+        ("match_posted", {"listing_id": 3, "label": "泰服企", "industry": "", "text": user}),
+        (
+            "match_ask",
+            {"intro_id": 2, "mine": user, "other": user, "other_label": "泰服企", "industry": ""},
+        ),
+        (
+            "match_connected",
+            {"enterprise": user, "contact": user, "phone": "13800000000", "other": user},
+        ),
+        ("match_declined", {}),
+        ("match_introduced", {"intro_id": 9}),
         ("guide_list", {"department": user, "items": [[11, "增值税发票申领"], [12, user]]}),
         ("ack", base),
         ("ack", dict(base, status="triage", department="待分拨")),

@@ -153,7 +153,7 @@ async def guide_page(request: web.Request) -> web.StreamResponse:
         show_all=show_all,
         departments=[{**d, "count": counts.get(d["code"], 0)} for d in departments],
         groups=[
-            {"code": code, "name": names.get(code, code), "items": rows}
+            {"code": code, "name": names.get(code, code), "rows": rows}
             for code, rows in groups.items()
         ],
         total=len(items),

@@ -154,8 +154,12 @@ async def test_a_bad_item_shows_the_error_and_changes_nothing(site: Site, browse
 
 async def test_office_sends_a_broadcast_and_sees_its_delivery(site: Site, browser: Any) -> None:
     ent = await Enterprise.create(name="天津泰达第二测试有限公司")
-    await Member.create(enterprise=ent, tg_user_id=2002, chat_id=2002, contact_name="李", phone="13900000002")
-    await Member.create(enterprise=ent, tg_user_id=2003, chat_id=None, contact_name="无对话", phone="13900000003")
+    await Member.create(
+        enterprise=ent, tg_user_id=2002, chat_id=2002, contact_name="李", phone="13900000002"
+    )
+    await Member.create(
+        enterprise=ent, tg_user_id=2003, chat_id=None, contact_name="无对话", phone="13900000003"
+    )
     page = await login(browser, site, "office")
     await page.goto(f"{site.base}/broadcast")
     assert "还没有群发过" in (await page.text_content("#broadcast-table") or "")

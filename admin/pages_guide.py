@@ -12,6 +12,7 @@ what was typed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -231,6 +232,12 @@ async def _item_or_404(code: str) -> ServiceItem:
         raise web.HTTPNotFound(text=exc.message) from None
 
 
+def _message(exc: DeskError) -> str:
+    """The refusal as the form shows it: one item, so no "import" wording or item number."""
+    text = exc.message.replace("办事指南导入失败，未做任何修改：\n", "未保存，请修改：\n")
+    return re.sub(r"^第1条（[^）]*）：", "", text, flags=re.MULTILINE)
+
+
 def _snapshot(item: ServiceItem | None) -> dict[str, Any]:
     if item is None:
         return {}
@@ -283,7 +290,7 @@ async def item_save(request: web.Request) -> web.StreamResponse:
     try:
         text = await _save(request, form, item)
     except DeskError as exc:
-        return await _edit_page(request, form=form, item=item, error=exc.message, status=400)
+        return await _edit_page(request, form=form, item=item, error=_message(exc), status=400)
     await flash(request, text)
     raise web.HTTPFound(_url(request, "guide_item", code=item.code))
 
@@ -307,6 +314,6 @@ async def item_create(request: web.Request) -> web.StreamResponse:
             )
         text = await _save(request, form, None)
     except DeskError as exc:
-        return await _edit_page(request, form=form, item=None, error=exc.message, status=400)
+        return await _edit_page(request, form=form, item=None, error=_message(exc), status=400)
     await flash(request, text)
     raise web.HTTPFound(_url(request, "guide_item", code=form["code"]))

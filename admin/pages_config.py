@@ -41,6 +41,8 @@ ACTION_LABELS = {
     "calendar.clear": "撤销日历设置",
     "user.create": "新建账号",
     "user.update": "修改账号",
+    "guide.edit": "修改办事指南",
+    "broadcast.send": "群发",
 }
 AUDIT_FILTERS = (
     ("", "全部"),
@@ -48,6 +50,8 @@ AUDIT_FILTERS = (
     ("sla.", "时限"),
     ("calendar.", "工作日历"),
     ("user.", "账号"),
+    ("guide.", "办事指南"),
+    ("broadcast.", "群发"),
 )
 
 

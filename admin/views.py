@@ -74,6 +74,8 @@ NAV: tuple[tuple[str, str, frozenset[WebRole]], ...] = (
     ("departments", "部门", READ_ALL_ROLES),
     ("rules", "分拨规则", OFFICE_ROLES),
     ("sla", "时限与日历", OFFICE_ROLES),
+    ("guide", "办事指南", READ_ALL_ROLES),
+    ("broadcast", "群发", OFFICE_ROLES),
     ("users", "账号与角色", frozenset({WebRole.ADMIN})),
     ("audit", "操作日志", frozenset({WebRole.ADMIN})),
 )

@@ -9,9 +9,13 @@ meets a 429 and never delays a ticket.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from models.broadcast import Broadcast, TopicOptOut
 from models.enterprise import Member
-from models.outbox import OutboxMessage
+from models.outbox import OutboxMessage, OutboxStatus
 
 from .db import atomic
 from .errors import InvalidInput, NotAllowed
@@ -125,3 +129,48 @@ async def send(*, topic: str, title: str, text: str, by: str) -> Broadcast:
             batch_size=BATCH,
         )
     return sent
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How far one broadcast's outbox rows got (``pending`` includes rows being sent)."""
+
+    sent: int = 0
+    pending: int = 0
+    failed: int = 0
+
+
+async def recent(*, limit: int = 50) -> list[Broadcast]:
+    """The newest broadcasts first."""
+    return await Broadcast.all().order_by("-created_at", "-id").limit(limit)
+
+
+async def delivery_counts(*, broadcast_ids: Iterable[int]) -> dict[int, Delivery]:
+    """Each broadcast's outbox rows by state (every id given is in the answer).
+
+    The rows name their broadcast in ``params`` (JSON, read the same way on SQLite and
+    PostgreSQL in Python); only rows written since the oldest of these broadcasts are read.
+    """
+    wanted = set(broadcast_ids)
+    counts = {i: {"sent": 0, "pending": 0, "failed": 0} for i in wanted}
+    if not wanted:
+        return {}
+    oldest = await Broadcast.filter(id__in=wanted).order_by("created_at").first()
+    if oldest is None:
+        return {i: Delivery() for i in wanted}
+    since = oldest.created_at - dt.timedelta(minutes=1)
+    rows = await OutboxMessage.filter(kind="broadcast", created_at__gte=since).values_list(
+        "params", "status"
+    )
+    for params, status in rows:
+        key = params.get("broadcast_id") if isinstance(params, dict) else None
+        if key not in counts:
+            continue
+        state = OutboxStatus(status)
+        if state == OutboxStatus.SENT:
+            counts[key]["sent"] += 1
+        elif state == OutboxStatus.FAILED:
+            counts[key]["failed"] += 1
+        else:
+            counts[key]["pending"] += 1
+    return {i: Delivery(**c) for i, c in counts.items()}

@@ -243,9 +243,12 @@ async def get_item(*, code: str) -> ServiceItem:
     return item
 
 
-async def list_items(*, department: str | None = None) -> list[ServiceItem]:
-    """The active items, by department then catalog order; one department's when given."""
-    query = ServiceItem.filter(active=True)
+async def list_items(
+    *, department: str | None = None, include_inactive: bool = False
+) -> list[ServiceItem]:
+    """The active items (every item with ``include_inactive``), by department then catalog
+    order; one department's when given."""
+    query = ServiceItem.all() if include_inactive else ServiceItem.filter(active=True)
     if department is not None:
         query = query.filter(department_code=department)
     return await query.order_by("department_code", "sort", "id")

@@ -62,8 +62,9 @@ class Settings(BaseSettings):
     # Updates of different chats handled side by side by one worker (PostgreSQL only: SQLite
     # has one connection, and one chat's updates are always handled one after the other).
     inbox_parallel: int = Field(default=8, ge=1, le=32)
-    # Answer general questions from the service guide (办事指南) before opening a ticket.
-    guide_first: bool = True
+    # Answer general questions from the service guide (办事指南) before opening a ticket. Off by
+    # default: on, such a question gets the guide's answer instead of the usual draft to 确认.
+    guide_first: bool = False
     scheduler_interval: float = Field(default=60.0, gt=0)
     router_refresh_interval: float = Field(default=10.0, gt=0)
     report_interval: float = Field(default=2.0, gt=0)

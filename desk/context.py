@@ -56,7 +56,7 @@ class DeskConfig:
     enterprise_hourly_limit: int = 30
     consult_after_days: int = 1
     escalate_after_days: int = 3
-    guide_first: bool = True
+    guide_first: bool = False
 
     def now(self) -> datetime:
         return self.clock()

@@ -10,11 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from conftest import ENT, ENT2, REF, TAX_G, Desk, Dialog, bind_groups, register
 
+from bot.app import CONFIG
 from desk import guide
 from models.guide import GuideAnswer
 from models.ticket import Draft, Ticket, TicketEvent
+
+
+@pytest.fixture(autouse=True)
+def guide_first(desk: Desk) -> None:
+    """Answer-first is off by default (DESK_GUIDE_FIRST): these dialogs turn it on."""
+    assert desk.runner is not None
+    cfg = desk.runner.app[CONFIG]
+    assert cfg.guide_first is False
+    cfg.guide_first = True
+
 
 QUESTION = "请问高新技术企业认定需要准备哪些材料？"
 QUESTION2 = "新厂房用电报装怎么申请，要多长时间"

@@ -15,11 +15,10 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from desk import audit, broadcast
-from desk.db import atomic
+from desk import broadcast
 from desk.errors import DeskError
 
-from .security import OFFICE_ROLES, USER, require
+from .security import OFFICE_ROLES, require
 from .views import _cfg, _context, _url, editor, flash
 
 LIST_SIZE = 50
@@ -75,21 +74,10 @@ async def broadcast_page(request: web.Request) -> web.StreamResponse:
 async def broadcast_send(request: web.Request) -> web.StreamResponse:
     data = await request.post()
     form = {k: str(data.get(k, "")) for k in ("topic", "title", "text")}
-    who = editor(request)
-    try:
-        async with atomic():  # the broadcast, its outbox rows and its audit entry, together
-            done = await broadcast.send(
-                topic=form["topic"],
-                title=form["title"],
-                text=form["text"],
-                by=request[USER].username,
-            )
-            await audit.log(
-                who,
-                "broadcast.send",
-                target=f"broadcast:{done.id}",
-                data={"topic": done.topic, "title": done.title, "recipients": done.recipients},
-            )
+    try:  # the broadcast, its outbox rows and its audit entry, together
+        done = await broadcast.send(
+            topic=form["topic"], title=form["title"], text=form["text"], editor=editor(request)
+        )
     except DeskError as exc:
         return await _page(request, form=form, error=exc.message, status=400)
     await flash(

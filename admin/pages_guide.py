@@ -12,17 +12,14 @@ what was typed.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from desk import audit, guide, stats
-from desk.db import atomic
+from desk import directory, guide, stats
 from desk.errors import DeskError, InvalidInput, NotFound
-from models.department import Department
 from models.guide import ServiceItem
 from models.webuser import WebRole, WebUser
 
@@ -69,10 +66,7 @@ def _reason(reason: str) -> str:
 
 
 async def _departments() -> list[dict[str, str]]:
-    return [
-        {"code": code, "name": short}
-        for code, short in await Department.all().order_by("id").values_list("code", "short")
-    ]
+    return [{"code": code, "name": short} for code, short in await directory.department_choices()]
 
 
 async def _trial(q: str) -> dict[str, Any]:
@@ -139,14 +133,16 @@ async def guide_page(request: web.Request) -> web.StreamResponse:
     if dept not in names:
         dept = ""
     show_all = request.query.get("all") == "1"
-    items = await guide.list_items(department=dept or None, include_inactive=show_all)
-    groups: dict[str, list[ServiceItem]] = {}
-    for item in items:
-        groups.setdefault(item.department_code, []).append(item)
     everything = await guide.list_items(include_inactive=True)
     counts: dict[str, int] = {}
     for item in everything:
         counts[item.department_code] = counts.get(item.department_code, 0) + 1
+    items = [
+        i for i in everything if (show_all or i.active) and (not dept or i.department_code == dept)
+    ]
+    groups: dict[str, list[ServiceItem]] = {}
+    for item in items:
+        groups.setdefault(item.department_code, []).append(item)
     ctx = await _context(
         request,
         q=q,
@@ -232,49 +228,19 @@ async def _item_or_404(code: str) -> ServiceItem:
         raise web.HTTPNotFound(text=exc.message) from None
 
 
-def _message(exc: DeskError) -> str:
-    """The refusal as the form shows it: one item, so no "import" wording or item number."""
-    text = exc.message.replace("办事指南导入失败，未做任何修改：\n", "未保存，请修改：\n")
-    return re.sub(r"^第1条（[^）]*）：", "", text, flags=re.MULTILINE)
-
-
-def _snapshot(item: ServiceItem | None) -> dict[str, Any]:
-    if item is None:
-        return {}
-    out = {k: getattr(item, k) for k in TEXT_FIELDS + LIST_FIELDS if k != "department"}
-    out["department"] = item.department_code
-    out["active"] = item.active
-    return out
-
-
-async def _save(request: web.Request, form: dict[str, str], before: ServiceItem | None) -> str:
-    """Save one item and its audit entry together; the flash text.
+async def _save(request: web.Request, form: dict[str, str], *, create: bool) -> str:
+    """Save one item (``desk.guide.save_item``: checked, saved and audited); the flash text.
 
     Raises:
         DeskError: the item was refused (nothing changed).
     """
-    code = form["code"]
-    async with atomic():
-        counts = await guide.upsert_items(items=[_item_from_form(form)], source="admin")
-        if counts["unchanged"]:
-            return f"事项 {code} 没有变化，未保存。"
-        after = await guide.get_item(code=code)
-        old, new = _snapshot(before), _snapshot(after)
-        changed = sorted(k for k in new if old.get(k) != new[k])
-        await audit.log(
-            editor(request),
-            "guide.edit",
-            target=code,
-            data={
-                "created": before is None,
-                "name": after.name,
-                "department": after.department_code,
-                "changed": changed,
-                **({"before": {k: old[k] for k in changed}} if old else {}),
-            },
-        )
-    done = "已新增" if before is None else "已保存"
-    return f"{done}事项 {code}「{after.name}」，立即用于检索和试答。"
+    item, changed = await guide.save_item(
+        editor=editor(request), item=_item_from_form(form), create=create
+    )
+    if not changed:
+        return f"事项 {item.code} 没有变化，未保存。"
+    done = "已新增" if create else "已保存"
+    return f"{done}事项 {item.code}「{item.name}」，立即用于检索和试答。"
 
 
 @require(READ_ALL_ROLES)
@@ -288,9 +254,9 @@ async def item_save(request: web.Request) -> web.StreamResponse:
     item = await _item_or_404(request.match_info["code"])
     form = _form_from_post(await request.post(), code=item.code)
     try:
-        text = await _save(request, form, item)
+        text = await _save(request, form, create=False)
     except DeskError as exc:
-        return await _edit_page(request, form=form, item=item, error=_message(exc), status=400)
+        return await _edit_page(request, form=form, item=item, error=exc.message, status=400)
     await flash(request, text)
     raise web.HTTPFound(_url(request, "guide_item", code=item.code))
 
@@ -308,12 +274,8 @@ async def item_new(request: web.Request) -> web.StreamResponse:
 async def item_create(request: web.Request) -> web.StreamResponse:
     form = _form_from_post(await request.post())
     try:
-        if form["code"] and await ServiceItem.exists(code=form["code"]):
-            raise InvalidInput(
-                f"编码 {form['code']} 已被其他事项使用，请换一个编码或去编辑该事项。"
-            )
-        text = await _save(request, form, None)
+        text = await _save(request, form, create=True)
     except DeskError as exc:
-        return await _edit_page(request, form=form, item=None, error=_message(exc), status=400)
+        return await _edit_page(request, form=form, item=None, error=exc.message, status=400)
     await flash(request, text)
     raise web.HTTPFound(_url(request, "guide_item", code=form["code"]))

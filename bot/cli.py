@@ -205,17 +205,15 @@ def _nlp(args: argparse.Namespace) -> None:
                 raise SystemExit(f"{args.file}: a rules document must be a mapping")
 
             async def replace() -> dict[str, int]:
-                import datetime as dt
 
                 from desk import audit
                 from desk.db import atomic
 
                 async with atomic():  # the rules and their audit entry, together
                     counts = await routing.replace_rules(document, by="cli")
-                    await audit.record(
-                        at=dt.datetime.now(dt.UTC),
-                        actor="shell",
-                        action="rule.import",
+                    await audit.log(
+                        audit.shell(),
+                        "rule.import",
                         target=str(args.file)[:128],
                         data=counts,
                     )
@@ -278,15 +276,12 @@ def _calendar(args: argparse.Namespace) -> None:
             if args.kind == "clear":
                 removed = await worktime.clear_day(day)
                 if removed:
-                    await audit.record(
-                        at=now, actor="shell", action="calendar.clear", target=f"{day}"
-                    )
+                    await audit.log(audit.shell(now), "calendar.clear", target=f"{day}")
                 return f"{day} override removed" if removed else f"{day} had no override"
             await worktime.set_day(day, workday=args.kind == "work", name=args.name, by="cli")
-            await audit.record(
-                at=now,
-                actor="shell",
-                action="calendar.set",
+            await audit.log(
+                audit.shell(now),
+                "calendar.set",
                 target=f"{day}",
                 data={"workday": args.kind == "work", "name": args.name or ""},
             )
@@ -327,7 +322,6 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _user(args: argparse.Namespace) -> None:
-    import datetime as dt
 
     from admin.auth import create_user
     from desk.errors import DeskError
@@ -338,10 +332,9 @@ def _user(args: argparse.Namespace) -> None:
         from desk import audit
 
         user = await create_user(args.name, password, role=args.role, department_code=args.dept)
-        await audit.record(
-            at=dt.datetime.now(dt.UTC),
-            actor="shell",
-            action="user.create",
+        await audit.log(
+            audit.shell(),
+            "user.create",
             target=user.username,
             data={"role": user.role, "department": user.department_code},
         )
@@ -378,10 +371,9 @@ def _guide(args: argparse.Namespace) -> None:
             return f"办事指南已导出 {count} 个事项到 {args.file}"
         async with atomic():  # the items and their audit entry, together
             counts = await guide.import_file(path=args.file)
-            await audit.record(
-                at=dt.datetime.now(dt.UTC),
-                actor="shell",
-                action="guide.import",
+            await audit.log(
+                audit.shell(),
+                "guide.import",
                 target=str(args.file)[:128],
                 data=counts,
             )
@@ -398,11 +390,9 @@ def _guide(args: argparse.Namespace) -> None:
 
 def _broadcast(args: argparse.Namespace) -> None:
     """``desk broadcast TOPIC TITLE (--text TEXT | --file FILE)``: queue one broadcast."""
-    import datetime as dt
     from pathlib import Path
 
     from desk import audit, broadcast
-    from desk.db import atomic
     from desk.errors import DeskError
 
     try:
@@ -411,15 +401,9 @@ def _broadcast(args: argparse.Namespace) -> None:
         raise SystemExit(f"desk broadcast: 无法读取 {args.file}：{exc.strerror}") from None
 
     async def run() -> str:
-        async with atomic():  # the broadcast, its outbox rows and its audit entry, together
-            sent = await broadcast.send(topic=args.topic, title=args.title, text=text, by="shell")
-            await audit.record(
-                at=dt.datetime.now(dt.UTC),
-                actor="shell",
-                action="broadcast.send",
-                target=f"broadcast:{sent.id}",
-                data={"topic": sent.topic, "recipients": sent.recipients},
-            )
+        sent = await broadcast.send(
+            topic=args.topic, title=args.title, text=text, editor=audit.shell()
+        )
         return (
             f"已排队：【{broadcast.TOPICS[sent.topic]}】{sent.title}，{sent.recipients} 位联系人"
             "（工单消息优先，按发送限额陆续送达）"

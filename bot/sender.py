@@ -81,6 +81,17 @@ BACKOFF_MIN = 1.0
 BACKOFF_MAX = 10.0
 
 
+async def wake_or_done(
+    wake: asyncio.Event, tasks: set[asyncio.Task[Any]], *, at_most: float
+) -> None:
+    """Return when ``wake`` is set, one of ``tasks`` ends, or ``at_most`` seconds passed."""
+    waiter = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({waiter, *tasks}, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+
+
 class _Later(Exception):
     """The chat is not ready for the next part for ``delay`` seconds."""
 
@@ -493,13 +504,7 @@ class Sender:
 
     async def _idle(self, active: set[asyncio.Task[bool]]) -> None:
         """Wait for a wake (new rows), a delivery ending (its chat's next row) or the interval."""
-        waiter = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait(
-                {waiter, *active}, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            waiter.cancel()
+        await wake_or_done(self._wake, active, at_most=self.interval)
 
     async def drain_once(self) -> bool:
         """One pass: claim deliverable rows and deliver them side by side.

@@ -33,7 +33,7 @@ from handlers.telegram import FAILURE, register
 from models.system import InboxUpdate
 
 from .retry import database_away, keep_trying
-from .sender import RedisBudget, Sender
+from .sender import RedisBudget, Sender, wake_or_done
 from .settings import Settings
 from .shared import RedisShared, Shared
 
@@ -174,17 +174,9 @@ class TelegramChannel:
                     task = asyncio.create_task(self._handle_row_safely(ready.popleft()))
                     active.add(task)
                     task.add_done_callback(active.discard)
-                if ready and len(active) < parallel:
-                    continue
                 # Wait for a new row (wake), a row finishing (room, maybe its chat's next
                 # update), or at most a second (rows of other workers whose lease ran out).
-                waiter = asyncio.ensure_future(self._inbox_wake.wait())
-                try:
-                    await asyncio.wait(
-                        {waiter, *active}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
-                    )
-                finally:
-                    waiter.cancel()
+                await wake_or_done(self._inbox_wake, active, at_most=1.0)
         finally:
             # Stopping: finish what is claimed (each row is short), then return.
             while ready:

@@ -63,6 +63,11 @@ class Editor:
     at: dt.datetime
 
 
+def shell(at: dt.datetime | None = None) -> Editor:
+    """The ``desk`` command as the editor of a change (now, unless ``at`` is given)."""
+    return Editor(name="shell", role="", ip="", at=at or dt.datetime.now(dt.UTC))
+
+
 async def log(
     editor: Editor, action: str, target: str = "", data: dict[str, Any] | None = None
 ) -> AuditEntry:

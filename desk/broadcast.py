@@ -17,6 +17,8 @@ from models.broadcast import Broadcast, TopicOptOut
 from models.enterprise import Member
 from models.outbox import OutboxMessage, OutboxStatus
 
+from . import audit
+from .audit import Editor
 from .db import atomic
 from .errors import InvalidInput, NotAllowed
 from .notify import enqueue
@@ -91,8 +93,11 @@ async def toggle(*, user_id: int, index: int, on: bool) -> str:
     )
 
 
-async def send(*, topic: str, title: str, text: str, by: str) -> Broadcast:
+async def send(*, topic: str, title: str, text: str, editor: Editor) -> Broadcast:
     """Queue one broadcast to every contact with a chat that did not opt out of ``topic``.
+
+    The broadcast, its outbox rows and its audit entry (``broadcast.send``, by ``editor``) are
+    written in one transaction.
 
     Raises:
         InvalidInput: unknown topic, empty or too long title or text.
@@ -118,7 +123,11 @@ async def send(*, topic: str, title: str, text: str, by: str) -> Broadcast:
     }
     async with atomic():
         sent = await Broadcast.create(
-            topic=topic, title=title, text=text, created_by=by[:128], recipients=len(chats)
+            topic=topic,
+            title=title,
+            text=text,
+            created_by=editor.name[:128],
+            recipients=len(chats),
         )
         params.update(broadcast_id=sent.id, title=title, text=text)
         await OutboxMessage.bulk_create(
@@ -127,6 +136,12 @@ async def send(*, topic: str, title: str, text: str, by: str) -> Broadcast:
                 for chat in chats
             ],
             batch_size=BATCH,
+        )
+        await audit.log(
+            editor,
+            "broadcast.send",
+            target=f"broadcast:{sent.id}",
+            data={"topic": topic, "title": title, "recipients": sent.recipients},
         )
     return sent
 

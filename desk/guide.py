@@ -32,6 +32,8 @@ from models.guide import ANSWER_STATES, GuideAnswer, ServiceItem
 from models.ticket import Draft, Ticket
 from nlp.guide_search import GuideDoc, GuideIndex, GuideResult
 
+from . import audit
+from .audit import Editor
 from .db import atomic
 from .errors import InvalidInput, NotFound
 from .notify import enqueue
@@ -118,9 +120,13 @@ def _as_bool(value: Any) -> bool | None:
 
 
 def check_items(
-    items: Sequence[Any], departments: Iterable[str]
+    items: Sequence[Any], departments: Iterable[str], *, numbered: bool = True
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Validate and clean catalog items; returns the clean items and the problems (Chinese)."""
+    """Validate and clean catalog items; returns the clean items and the problems (Chinese).
+
+    ``numbered``: each problem names its item (``第3条（code）：…``), as a file needs; one item
+    from a form is not numbered.
+    """
     known = set(departments)
     clean: list[dict[str, Any]] = []
     problems: list[str] = []
@@ -129,26 +135,28 @@ def check_items(
         if not isinstance(raw, Mapping):
             problems.append(f"第{n}条：应为一个事项（字段: 值），实际是 {type(raw).__name__}")
             continue
-        where = f"第{n}条（{raw.get('code') or raw.get('name') or '无编码'}）"
+        where = (
+            f"第{n}条（{raw.get('code') or raw.get('name') or '无编码'}）：" if numbered else ""
+        )
         item: dict[str, Any] = {}
         for key in REQUIRED:
             given = raw.get(key) or (raw.get("department_code") if key == "department" else None)
             value = str(given or "").strip()
             if not value:
-                problems.append(f"{where}：缺少必填字段「{_FIELD_NAMES[key]}」（{key}）")
+                problems.append(f"{where}缺少必填字段「{_FIELD_NAMES[key]}」（{key}）")
             item[key] = value
         code, dept = item["code"], item["department"]
         if code and not _CODE_RE.match(code):
-            problems.append(f"{where}：编码 {code!r} 只能用小写字母、数字和连字符（2–64 个字符）")
+            problems.append(f"{where}编码 {code!r} 只能用小写字母、数字和连字符（2–64 个字符）")
         if code in seen:
-            problems.append(f"{where}：编码 {code} 重复")
+            problems.append(f"{where}编码 {code} 重复")
         seen.add(code)
         if dept and dept not in known:
-            problems.append(f"{where}：部门代码 {dept} 不存在（已有：{'、'.join(sorted(known))}）")
+            problems.append(f"{where}部门代码 {dept} 不存在（已有：{'、'.join(sorted(known))}）")
         for key in LIST_FIELDS:
             values = _as_list(raw.get(key))
             if values is None:
-                problems.append(f"{where}：「{_FIELD_NAMES[key]}」应为文字列表")
+                problems.append(f"{where}「{_FIELD_NAMES[key]}」应为文字列表")
                 values = []
             item[key] = values
         for key in ("conditions", "time_limit", "fees", "location", "online_url", "contact"):
@@ -156,16 +164,16 @@ def check_items(
             item[key] = "" if given is None else str(given).strip()
             limit = _TEXT_LIMITS.get(key)
             if limit and len(item[key]) > limit:
-                problems.append(f"{where}：{key} 超过 {limit} 个字符")
+                problems.append(f"{where}{key} 超过 {limit} 个字符")
         if len(item["name"]) > _TEXT_LIMITS["name"]:
-            problems.append(f"{where}：事项名称超过 128 个字符")
+            problems.append(f"{where}事项名称超过 128 个字符")
         active = _as_bool(raw.get("active"))
         if active is None:
-            problems.append(f"{where}：active 应为 true/false")
+            problems.append(f"{where}active 应为 true/false")
         item["active"] = active is not False
         unknown = set(raw) - set(FIELDS) - {"department_code"}
         if unknown:
-            problems.append(f"{where}：未知字段 {'、'.join(sorted(map(str, unknown)))}")
+            problems.append(f"{where}未知字段 {'、'.join(sorted(map(str, unknown)))}")
         clean.append(item)
     return clean, problems
 
@@ -299,6 +307,55 @@ async def upsert_items(*, items: Sequence[Any], source: str = "import") -> dict[
                 unchanged += 1
     invalidate()
     return {"created": created, "updated": updated, "unchanged": unchanged}
+
+
+def _snapshot(row: ServiceItem | None) -> dict[str, Any]:
+    """An item's fields in the exchange format (empty for none), to tell what an edit changed."""
+    return _item_dict(row) if row is not None else {}
+
+
+async def save_item(
+    *, editor: Editor, item: Mapping[str, Any], create: bool
+) -> tuple[ServiceItem, list[str]]:
+    """One item from the admin web, created (``create``: its code must be new) or edited, and
+    its audit entry (``guide.edit``: what changed and the old values), in one transaction.
+
+    Returns:
+        The saved item and the fields that changed (none: nothing was written).
+
+    Raises:
+        InvalidInput: refused, each problem on a line; nothing changed.
+        NotFound: editing an item that does not exist.
+    """
+    code = str(item.get("code") or "").strip()
+    before = await ServiceItem.get_or_none(code=code) if code else None
+    if create and before is not None:
+        raise InvalidInput(f"编码 {code} 已被其他事项使用，请换一个编码或去编辑该事项。")
+    if not create and before is None:
+        raise NotFound(f"办事指南中没有编码为 {code} 的事项")
+    clean, problems = check_items([item], [d.code for d in await Department.all()], numbered=False)
+    if problems:
+        raise InvalidInput("未保存，请修改：\n" + "\n".join(problems))
+    async with atomic():
+        counts = await upsert_items(items=clean, source="admin")
+        after = await get_item(code=code)
+        if counts["unchanged"]:
+            return after, []
+        old, new = _snapshot(before), _snapshot(after)
+        changed = sorted(k for k in new if old.get(k) != new[k])
+        await audit.log(
+            editor,
+            "guide.edit",
+            target=code,
+            data={
+                "created": before is None,
+                "name": after.name,
+                "department": after.department_code,
+                "changed": changed,
+                **({"before": {k: old[k] for k in changed}} if old else {}),
+            },
+        )
+    return after, changed
 
 
 async def seed_guide() -> dict[str, int]:

@@ -3,7 +3,9 @@ broadcasts with each one's outbox rows by state, and the catalog with inactive i
 
 from __future__ import annotations
 
-from desk import broadcast, guide
+import dataclasses
+
+from desk import audit, broadcast, guide
 from desk.db import atomic
 from desk.notify import enqueue
 from models.enterprise import Enterprise, Member
@@ -25,8 +27,10 @@ async def contacts(n: int) -> list[Member]:
 
 async def test_delivery_counts_per_broadcast(db: str) -> None:
     await contacts(3)
-    first = await broadcast.send(topic="policy", title="第一条", text="正文一", by="office")
-    second = await broadcast.send(topic="event", title="第二条", text="正文二", by="admin")
+    as_office = dataclasses.replace(audit.shell(), name="office")
+    as_admin = dataclasses.replace(audit.shell(), name="admin")
+    first = await broadcast.send(topic="policy", title="第一条", text="正文一", editor=as_office)
+    second = await broadcast.send(topic="event", title="第二条", text="正文二", editor=as_admin)
     async with atomic():  # a ticket message in the same chats is never counted
         await enqueue(chat_id=700_000, kind="ack", params={"ref": "TD1"})
     rows = await OutboxMessage.filter(kind="broadcast").order_by("id")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from conftest import ENT, ENT2, Desk, Dialog, register
 
-from desk import broadcast
+from desk import audit, broadcast
 from models.broadcast import TopicOptOut
 
 
@@ -17,7 +17,9 @@ async def test_broadcast_received_opt_out_and_back(desk: Desk, dialog: Dialog) -
     await register(d, ENT2, company="天津泰达另一家有限公司", phone="13900000002")
 
     m = d.mark()
-    await broadcast.send(topic="policy", title="研发费用加计扣除解读", text="要点一……", by="t")
+    await broadcast.send(
+        topic="policy", title="研发费用加计扣除解读", text="要点一……", editor=audit.shell()
+    )
     got = await d.expect(chat, "研发费用加计扣除解读", after=m, wait=10)
     assert "政策解读" in (got.plain_text or "")
     await d.expect(ENT2["id"], "研发费用加计扣除解读", after=m, wait=10)
@@ -27,7 +29,7 @@ async def test_broadcast_received_opt_out_and_back(desk: Desk, dialog: Dialog) -
     assert await TopicOptOut.filter(member__tg_user_id=ENT["id"], topic="policy").exists()
 
     m = d.mark()
-    await broadcast.send(topic="policy", title="第二期政策解读", text="……", by="t")
+    await broadcast.send(topic="policy", title="第二期政策解读", text="……", editor=audit.shell())
     await d.expect(ENT2["id"], "第二期政策解读", after=m, wait=10)
     assert not any("第二期" in t for t in d.texts(chat))  # opted out: nothing came
 

@@ -21,7 +21,7 @@ import telegram
 from fakebot import FakeBotAPI
 
 from bot.sender import Sender
-from desk import broadcast
+from desk import audit, broadcast
 from desk.errors import InvalidInput, NotAllowed
 from desk.notify import enqueue
 from models.broadcast import Broadcast, TopicOptOut
@@ -63,11 +63,15 @@ async def test_opt_out_per_topic_and_bad_input(db: str) -> None:
     assert await TopicOptOut.filter(member=b).count() == 1
     assert "已退订「政策解读」" in await broadcast.toggle(user_id=c.tg_user_id, index=1, on=False)
 
-    sent = await broadcast.send(topic="event", title="政策宣讲会", text="本周五下午两点", by="t")
+    sent = await broadcast.send(
+        topic="event", title="政策宣讲会", text="本周五下午两点", editor=audit.shell()
+    )
     rows = await OutboxMessage.filter(kind="broadcast").order_by("chat_id")
     assert sent.recipients == 2 and [r.chat_id for r in rows] == [a.chat_id, c.chat_id]
     assert all(r.bulk and r.params["title"] == "政策宣讲会" for r in rows)
-    policy = await broadcast.send(topic="policy", title="新政解读", text="……", by="t")
+    policy = await broadcast.send(
+        topic="policy", title="新政解读", text="……", editor=audit.shell()
+    )
     assert policy.recipients == 2  # c opted out of policy only
 
     for bad in (
@@ -77,7 +81,7 @@ async def test_opt_out_per_topic_and_bad_input(db: str) -> None:
         dict(topic="policy", title="x", text="  "),
     ):
         with pytest.raises(InvalidInput):
-            await broadcast.send(**bad, by="t")  # type: ignore[arg-type]
+            await broadcast.send(**bad, editor=audit.shell())  # type: ignore[arg-type]
     assert await Broadcast.all().count() == 2  # nothing kept of the refused ones
     with pytest.raises(InvalidInput):
         await broadcast.toggle(user_id=a.tg_user_id, index=9, on=True)
@@ -88,7 +92,7 @@ async def test_opt_out_per_topic_and_bad_input(db: str) -> None:
 async def test_a_broadcast_never_blocks_its_chats_ticket_messages(db: str) -> None:
     """A chat's broadcast and its ticket messages queue apart: the ack is claimed first."""
     (member,) = await contacts(1)
-    await broadcast.send(topic="notice", title="停水通知", text="周六停水", by="t")
+    await broadcast.send(topic="notice", title="停水通知", text="周六停水", editor=audit.shell())
     from desk import outbox
 
     ack = await enqueue(chat_id=member.chat_id, kind="x")
@@ -119,7 +123,10 @@ async def test_2000_broadcast_messages_while_tickets_arrive(db: str) -> None:
             task = asyncio.create_task(sender.run())
             try:
                 sent = await broadcast.send(
-                    topic="policy", title="研发费用加计扣除政策解读", text="政策要点……", by="t"
+                    topic="policy",
+                    title="研发费用加计扣除政策解读",
+                    text="政策要点……",
+                    editor=audit.shell(),
                 )
                 assert sent.recipients == 2000
                 start = time.monotonic()

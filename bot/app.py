@@ -18,7 +18,8 @@ from aiohttp import web
 
 from admin import create_admin_app
 from admin.auth import FIRST_ADMIN_HINT, has_admin
-from desk import escalation, manage, tickets
+from admin.webchat import WebChatChannel, create_chat_app
+from desk import escalation, manage, tickets, webchat
 from desk.context import DeskConfig, utcnow
 from desk.routing import RouterHolder
 from desk.worktime import calendar_key, load_calendar, missing_years
@@ -36,6 +37,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CONFIG = web.AppKey("desk_config", DeskConfig)
 SHARED = web.AppKey("shared", Shared)
 CHANNEL = web.AppKey("telegram", TelegramChannel)
+WEBCHAT = web.AppKey("webchat", WebChatChannel)
 
 
 def desk_config(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> DeskConfig:
@@ -74,6 +76,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await db.close()
 
 
+async def _webchat(app: web.Application) -> AsyncIterator[None]:
+    channel = app[WEBCHAT]
+    await channel.start()
+    yield
+    await channel.stop()
+
+
 async def _telegram(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if not settings.telegram_token:
@@ -89,6 +98,7 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
     )
     await channel.start()
     app[CHANNEL] = channel
+    app[WEBCHAT].on_outbox = channel.sender.wake  # the web chat's cards go out at once
     yield
     await channel.stop()
 
@@ -196,8 +206,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
     app[CONFIG] = desk_config(settings, clock=clock)
-    # Order matters: the database first, Telegram after it, the scheduler last (cleanup reverses).
-    app.cleanup_ctx.extend([_database, _telegram, _scheduler])
+    app[WEBCHAT] = WebChatChannel(
+        app[CONFIG], senders=webchat.make_senders(settings.webchat_code_senders)
+    )
+    # Order matters: the database first, the chat channels after it, the scheduler last
+    # (cleanup reverses).
+    app.cleanup_ctx.extend([_database, _webchat, _telegram, _scheduler])
     app.router.add_get("/healthz", healthz)
     registry = Metrics()
 
@@ -219,11 +233,21 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     async def admin_home(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/admin/")
 
+    async def chat_home(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/chat/")
+
     app.router.add_get("/admin", admin_home)
     app.add_subapp(
         "/admin",
         create_admin_app(
             app[CONFIG], secret_key=key, secure_cookies=settings.admin_secure_cookies
+        ),
+    )
+    app.router.add_get("/chat", chat_home)
+    app.add_subapp(
+        "/chat",
+        create_chat_app(
+            app[WEBCHAT], secret_key=key, secure_cookies=settings.admin_secure_cookies
         ),
     )
     return app

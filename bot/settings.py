@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # Answer general questions from the service guide (办事指南) before opening a ticket. Off by
     # default: on, such a question gets the guide's answer instead of the usual draft to 确认.
     guide_first: bool = False
+    # Who delivers the web chat's sign-in codes, tried in order: ``telegram`` (the contact's own
+    # Telegram chat, when it has one) and ``office`` (the screening group, which reads the code
+    # to the caller). An SMS gateway would be one more sender (desk.webchat.CodeSender).
+    webchat_code_senders: Annotated[tuple[str, ...], NoDecode] = ("telegram", "office")
     scheduler_interval: float = Field(default=60.0, gt=0)
     router_refresh_interval: float = Field(default=10.0, gt=0)
     report_interval: float = Field(default=2.0, gt=0)
@@ -82,6 +86,20 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "must be comma-separated numeric Telegram user ids, e.g. 11111,22222"
                 ) from None
+        return value
+
+    @field_validator("webchat_code_senders", mode="before")
+    @classmethod
+    def _split_senders(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(p.strip() for p in value.split(",") if p.strip())
+        if isinstance(value, tuple | list):
+            unknown = [v for v in value if v not in ("telegram", "office")]
+            if unknown or not value:
+                raise ValueError(
+                    "must be a comma-separated list of telegram, office (e.g. telegram,office)"
+                )
+            return tuple(value)
         return value
 
     @field_validator(

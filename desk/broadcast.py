@@ -21,7 +21,7 @@ from . import audit
 from .audit import Editor
 from .db import atomic
 from .errors import InvalidInput, NotAllowed
-from .notify import enqueue
+from .notify import channel_of, enqueue
 from .validators import strip_controls
 
 # Topic code → label; the index (1-based) is what the chat's buttons carry.
@@ -132,7 +132,13 @@ async def send(*, topic: str, title: str, text: str, editor: Editor) -> Broadcas
         params.update(broadcast_id=sent.id, title=title, text=text)
         await OutboxMessage.bulk_create(
             [
-                OutboxMessage(chat_id=chat, kind="broadcast", params=params, bulk=True)
+                OutboxMessage(
+                    chat_id=chat,
+                    kind="broadcast",
+                    params=params,
+                    bulk=True,
+                    channel=channel_of(chat),
+                )
                 for chat in chats
             ],
             batch_size=BATCH,

@@ -24,6 +24,15 @@ from .workflow import STATUS_LABELS
 
 WEEKDAYS = "一二三四五六日"
 
+# Chats of the web chat have ids from here up (see ``desk.webchat``): above every Telegram chat
+# id (those fit in 52 bits), so one integer says both the chat and the channel that reaches it.
+WEB_BASE = 1 << 52
+
+
+def channel_of(chat_id: int | None) -> str:
+    """The channel that delivers to ``chat_id``: ``web`` or ``telegram``."""
+    return "web" if chat_id is not None and chat_id >= WEB_BASE else "telegram"
+
 
 async def enqueue(
     *,
@@ -32,7 +41,7 @@ async def enqueue(
     params: dict[str, Any] | None = None,
     ticket_id: int | None = None,
     link_role: str | None = None,
-    channel: str = "telegram",
+    channel: str | None = None,
 ) -> OutboxMessage:
     """Write one message to the outbox (call inside the transaction of the change).
 
@@ -43,10 +52,10 @@ async def enqueue(
         ticket_id: the ticket it is about; delivered messages are linked to it.
         link_role: the role of the delivered message (``card``, ``ack``, ``visit`` …), so replies
             to it and later edits of it find the ticket.
-        channel: the channel that delivers it.
+        channel: the channel that delivers it (by default the one the chat id belongs to).
     """
     return await OutboxMessage.create(
-        channel=channel,
+        channel=channel or channel_of(chat_id),
         chat_id=chat_id,
         kind=kind,
         params=params or {},

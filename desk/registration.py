@@ -28,8 +28,14 @@ async def in_progress(user_id: int) -> bool:
     return await Registration.exists(tg_user_id=user_id)
 
 
-async def start(*, actor: Actor) -> None:
-    """``/start``: greet a member, or begin (or resume) registration."""
+async def start(*, actor: Actor, phone: str | None = None) -> None:
+    """``/start``: greet a member, or begin (or resume) registration.
+
+    Args:
+        actor: the user in its private chat.
+        phone: a phone number the channel has already verified (the web chat's sign-in code):
+            the dialog then skips its phone step.
+    """
     assert actor.user_id is not None and actor.chat_id is not None
     async with atomic():
         member = await member_for(actor.user_id)
@@ -41,7 +47,12 @@ async def start(*, actor: Actor) -> None:
             )
             return
         reg, _ = await Registration.get_or_create(
-            tg_user_id=actor.user_id, defaults={"chat_id": actor.chat_id, "step": "name"}
+            tg_user_id=actor.user_id,
+            defaults={
+                "chat_id": actor.chat_id,
+                "step": "name",
+                "data": {"phone": phone} if phone else {},
+            },
         )
         await enqueue(chat_id=actor.chat_id, kind=f"reg_ask_{reg.step}", params={"first": True})
 
@@ -116,7 +127,7 @@ async def _take(step: str, data: dict, *, text: str | None, phone: str | None) -
         return "contact"
     if step == "contact":
         data["contact"] = clean_name(text, what="联系人姓名", min_len=2, max_len=32)
-        return "phone"
+        return None if data.get("phone") else "phone"  # a verified phone needs no asking
     raise InvalidInput("注册状态异常，请发送 /start 重新开始。")
 
 

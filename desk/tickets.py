@@ -25,6 +25,7 @@ from models.ticket import (
     TicketMessage,
     TicketStatus,
 )
+from models.webchat import WebIdentity
 
 from . import guide
 from .actors import Actor
@@ -39,6 +40,8 @@ from .errors import (
     RateLimited,
 )
 from .notify import (
+    WEB_BASE,
+    channel_of,
     department_card,
     department_choices,
     enqueue,
@@ -239,7 +242,13 @@ async def _require_triage_group(actor: Actor) -> None:
 
 
 async def _member_chat(ticket: Ticket) -> int | None:
+    """Where the enterprise hears about a ticket: the web chat for a ticket opened there (a
+    contact may use both channels), else the contact's own chat."""
     member = ticket.member if isinstance(ticket.member, Member) else await ticket.member
+    if ticket.channel == "web" and channel_of(member.chat_id) != "web":
+        identity = await WebIdentity.get_or_none(phone=member.phone)
+        if identity is not None:
+            return WEB_BASE + identity.id
     return member.chat_id
 
 
@@ -309,7 +318,9 @@ async def decide_draft(
         if draft.state != "pending":
             raise Conflict("该诉求已处理过了。")
         if action == "ok":
-            ticket = await _open(cfg, member=member, text=draft.text, channel="telegram")
+            ticket = await _open(
+                cfg, member=member, text=draft.text, channel=channel_of(actor.chat_id)
+            )
             draft.state, draft.ticket_id = "submitted", ticket.id
             await draft.save()
             return f"已提交：{ticket.ref}"
@@ -325,7 +336,9 @@ async def decide_draft(
             return f"已补充到 {ticket.ref}"
         draft.state = "cancelled"
         await draft.save()
-        await enqueue(chat_id=member.chat_id or 0, kind="draft_cancelled", params={})
+        await enqueue(
+            chat_id=actor.chat_id or member.chat_id or 0, kind="draft_cancelled", params={}
+        )
         return "已取消"
 
 
@@ -564,7 +577,9 @@ async def decide_answer(cfg: DeskConfig, *, actor: Actor, answer_id: int, action
             await answer.save(update_fields=["state", "decided_at"])
             return "感谢反馈！如还有问题，直接发送文字即可。"
         item = await ServiceItem.get_or_none(code=answer.item_code)
-        ticket = await _open(cfg, member=member, text=answer.question, channel="telegram")
+        ticket = await _open(
+            cfg, member=member, text=answer.question, channel=channel_of(actor.chat_id)
+        )
         await record_event(
             ticket,
             actor,
@@ -671,7 +686,16 @@ async def rate(cfg: DeskConfig, *, actor: Actor, ticket_id: int, choice: str) ->
             await PendingInput.create(
                 chat_id=actor.chat_id, user_id=actor.user_id, kind="reason", ticket=ticket
             )
-            await _tell_enterprise(cfg, ticket, "visit", link_role="visit", edit=True, done=True)
+            await _tell_enterprise(
+                cfg,
+                ticket,
+                "visit",
+                link_role="visit",
+                edit=True,
+                done=True,
+                solved=ticket.rating_solved,
+                satisfaction=ticket.rating_satisfaction,
+            )
             await _tell_enterprise(cfg, ticket, "reopened_ack")
             await department_card(
                 ticket, tz=cfg.tz, edit=False, note="企业评价：" + _rating_text(ticket)
@@ -681,7 +705,16 @@ async def rate(cfg: DeskConfig, *, actor: Actor, ticket_id: int, choice: str) ->
             await _move(
                 ticket, "close", actor, now=now, rated_at=now, closed_at=now, close_reason="已评价"
             )
-            await _tell_enterprise(cfg, ticket, "visit", link_role="visit", edit=True, done=True)
+            await _tell_enterprise(
+                cfg,
+                ticket,
+                "visit",
+                link_role="visit",
+                edit=True,
+                done=True,
+                solved=ticket.rating_solved,
+                satisfaction=ticket.rating_satisfaction,
+            )
             await department_card(
                 ticket, tz=cfg.tz, edit=True, note="企业评价：" + _rating_text(ticket)
             )

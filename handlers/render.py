@@ -844,7 +844,25 @@ def _group_unreachable(p: dict[str, Any]) -> list[Op]:
     ]
 
 
+def _signin_code_office(p: dict[str, Any]) -> list[Op]:
+    enterprise = p.get("enterprise") or ""
+    return [
+        Send(
+            text=T.SIGNIN_CODE_OFFICE.format(
+                phone=escape(p.get("phone") or ""),
+                enterprise_line=f"\n企业：{escape(enterprise)}"
+                if enterprise
+                else "\n企业：（未注册）",
+                code=escape(str(p.get("code") or "")),
+                minutes=int(p.get("minutes") or 10),
+            )
+        )
+    ]
+
+
 _RENDERERS: dict[str, Any] = {
+    "signin_code": _fmt(T.SIGNIN_CODE),
+    "signin_code_office": _signin_code_office,
     "sla_nudge": _sla_simple(T.SLA_NUDGE),
     "sla_warn": _sla_simple(T.SLA_WARN),
     "sla_urge": _sla_simple(T.SLA_URGE),

@@ -39,6 +39,7 @@ from desk.errors import AlreadyProcessed, DeskError, InvalidInput
 from desk.refs import find_ref
 
 from . import callbacks as cb
+from .dispatch import press
 
 log = logging.getLogger(__name__)
 
@@ -419,7 +420,7 @@ async def button(update: Update, context: Ctx) -> None:
         cfg = _cfg(context)
         actor = _actor(update)
         try:
-            answer = await _dispatch(cfg, actor, data)
+            answer = await press(cfg, actor=actor, data=data)
             alert = False
         except AlreadyProcessed:
             return
@@ -432,54 +433,6 @@ async def button(update: Update, context: Ctx) -> None:
         await query.answer(text=answer[:200], show_alert=alert)
     except Exception:  # the toast is a courtesy; the change is already committed
         log.debug("answerCallbackQuery failed", exc_info=True)
-
-
-async def _dispatch(cfg: DeskConfig, actor: Actor, data: cb.Callback) -> str:
-    private = actor.kind == "enterprise"
-    if data.scope == "t" and not private:
-        return await tickets.card_action(
-            cfg, actor=actor, ticket_id=data.id, action=data.action, arg=data.arg
-        )
-    if data.scope == "d" and private:
-        ticket_id = int(data.arg) if data.arg and data.arg.isdigit() else None
-        action = {"ok": "ok", "no": "no", "add": "add"}.get(data.action)
-        if action is None:
-            raise DeskError("无效的操作。")
-        return await tickets.decide_draft(
-            cfg, actor=actor, draft_id=data.id, action=action, ticket_id=ticket_id
-        )
-    if data.scope == "v" and private:
-        return await tickets.rate(cfg, actor=actor, ticket_id=data.id, choice=data.action)
-    if data.scope == "x" and not private:
-        if data.action not in ("ok", "no"):
-            raise DeskError("无效的操作。")
-        return await tickets.decide_extension(
-            cfg, actor=actor, request_id=data.id, approve=data.action == "ok"
-        )
-    if data.scope == "c" and private:
-        return await tickets.cancel_ticket(cfg, actor=actor, ticket_id=data.id)
-    if data.scope == "g" and private:
-        assert actor.chat_id is not None
-        if data.action in ("ok", "human"):
-            return await tickets.decide_answer(
-                cfg, actor=actor, answer_id=data.id, action=data.action
-            )
-        if data.action == "dept":
-            return await guide.show_department(chat_id=actor.chat_id, department_id=data.id)
-        if data.action == "item":
-            return await guide.show_item(chat_id=actor.chat_id, item_id=data.id)
-        raise DeskError("无效的操作。")
-    if data.scope == "s" and private and data.action in ("on", "off"):
-        assert actor.user_id is not None
-        return await broadcast.toggle(user_id=actor.user_id, index=data.id, on=data.action == "on")
-    if data.scope == "k" and private and data.action in ("yes", "no"):
-        assert actor.user_id is not None
-        return await matching.consent(
-            user_id=actor.user_id, intro_id=data.id, agree=data.action == "yes", now=cfg.now()
-        )
-    if data.scope == "m" and data.action == "sup":
-        return await manage.supervise(cfg, actor=actor, ticket_id=data.id)
-    raise DeskError("无效的操作。")
 
 
 # ---------------------------------------------------------------- registration point

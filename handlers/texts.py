@@ -59,6 +59,14 @@ REG_CANCELLED = "已取消注册。发送 /start 可重新开始。"
 WELCOME_BACK = (
     "您好，{contact}（{enterprise}）。请直接发送文字描述您的问题；发送 /tickets 查看我的工单。"
 )
+SIGNIN_CODE = (
+    "🔐 网页版企业服务平台登录验证码：<b>{code}</b>（{minutes} 分钟内有效）。\n"
+    "如非本人操作，请忽略本消息，切勿告诉他人。"
+)
+SIGNIN_CODE_OFFICE = (
+    "🔐 网页聊天登录验证码\n手机：{phone}{enterprise_line}\n验证码：<b>{code}</b>"
+    "（{minutes} 分钟内有效）\n请核实来电人身份（如回拨该号码）后再告知验证码。"
+)
 NOT_REGISTERED = "请先发送 /start 完成企业注册，再提交诉求。"
 CONTACT_IGNORED = "已收到联系人信息。如需提交诉求，请直接发送文字描述。"
 UNKNOWN_COMMAND = (

@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "models.guide",
     "models.broadcast",
     "models.matching",
+    "models.webchat",
 ]
 
 

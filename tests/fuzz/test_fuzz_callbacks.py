@@ -4,7 +4,7 @@ Two properties (hypothesis, derandomized so CI is stable):
 
 1. ``handlers.callbacks.parse`` never raises and only ever accepts data it could have built.
 2. Any callback data pressed by anyone, through the same path as ``handlers.telegram.button``
-   (``parse`` then ``_dispatch``), on a database holding a ticket in each reachable state, lets
+   (``parse`` then ``press``), on a database holding a ticket in each reachable state, lets
    only ``DeskError`` escape; and when the presser is not allowed (wrong group, wrong
    enterprise, not an admin for ``x:``) nothing changes at all: tickets, events, drafts,
    extension requests, pending questions and the outbox are the same before and after.
@@ -26,7 +26,7 @@ from desk.context import DeskConfig
 from desk.errors import DeskError
 from desk.validators import uscc_check_char
 from handlers import callbacks as cb
-from handlers.telegram import _dispatch
+from handlers.dispatch import press as dispatch_press
 from models.department import TRIAGE_CODE, GroupBinding
 from models.enterprise import Member
 from models.outbox import OutboxMessage
@@ -294,7 +294,7 @@ async def snapshot() -> dict[str, Any]:
 async def may_change(cfg: DeskConfig, actor: Actor, data: cb.Callback) -> bool:
     """Whether the desk's rules let this presser change anything with this button.
 
-    Mirrors the rules stated in DESIGN.md and desk.tickets independently of ``_dispatch``:
+    Mirrors the rules stated in DESIGN.md and desk.tickets independently of ``press``:
     group cards only from the ticket's department group (the triage group for 分拨),
     extension decisions only by admins, drafts / return visits / cancels only in a private chat
     by a member of the enterprise the draft or ticket belongs to.
@@ -418,7 +418,7 @@ async def press(world: World, actor: Actor, data: str) -> None:
         return
     allowed = await may_change(world.cfg, actor, parsed)
     try:
-        answer = await _dispatch(world.cfg, actor, parsed)
+        answer = await dispatch_press(world.cfg, actor=actor, data=parsed)
     except DeskError as exc:
         assert exc.message, "every desk error carries a message for the presser"
         refused = True
@@ -491,7 +491,7 @@ async def test_129_character_name_column_fits(world: World) -> None:
     staff = Actor("staff", 11, name, chat_id=TAX_CHAT)
     parsed = cb.parse(cb.ticket(world.ids["dispatched"], "claim"))
     assert parsed is not None
-    assert await _dispatch(world.cfg, staff, parsed) == "认领成功"
+    assert await dispatch_press(world.cfg, actor=staff, data=parsed) == "认领成功"
     ticket = await Ticket.get(id=world.ids["dispatched"])
     assert ticket.claimed_by_name == name[:128]
 
@@ -499,5 +499,5 @@ async def test_129_character_name_column_fits(world: World) -> None:
 async def test_add_without_a_ticket_does_not_discard_the_draft(world: World) -> None:
     draft_id = world.ids["draft"]
     with pytest.raises(DeskError):
-        await _dispatch(world.cfg, ENT_A, cb.Callback("d", draft_id, "add"))
+        await dispatch_press(world.cfg, actor=ENT_A, data=cb.Callback("d", draft_id, "add"))
     assert (await Draft.get(id=draft_id)).state == "pending"

@@ -371,6 +371,15 @@ CASES: dict[str, list[Case]] = {
     ],
     "reg_cancelled": [lambda f: {}],
     "welcome_back": [lambda f: {"enterprise": f.enterprise, "contact": f.contact}],
+    "signin_code": [lambda f: {"code": f.message[:6], "minutes": 10}],
+    "signin_code_office": [
+        lambda f: {
+            "code": f.message[:6],
+            "minutes": 10,
+            "phone": f.phone,
+            "enterprise": f.enterprise if f.flag else "",
+        }
+    ],
     "not_registered": [lambda f: {}],
     "contact_ignored": [lambda f: {}],
     "unknown_command": [lambda f: {}],

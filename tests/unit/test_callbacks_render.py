@@ -240,6 +240,11 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ),
         ("reg_cancelled", {}),
         ("welcome_back", {"enterprise": user, "contact": user}),
+        ("signin_code", {"code": "012345", "minutes": 10}),
+        (
+            "signin_code_office",
+            {"code": "012345", "minutes": 10, "phone": "138****5678", "enterprise": user},
+        ),
         ("not_registered", {}),
         ("contact_ignored", {}),
         ("unknown_command", {}),

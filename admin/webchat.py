@@ -1,0 +1,588 @@
+"""The web chat: the second intake line, for enterprises without Telegram (mounted at ``/chat``).
+
+An enterprise contact signs in with its phone and a one-time code (``desk.webchat``), then talks
+to the desk over a WebSocket exactly as in its Telegram private chat: the same registration
+dialog, drafts with 确认, follow-ups, ticket list, return visits and ratings, the same
+slash commands. Messages for a web chat are outbox rows of the ``web`` channel; the
+:class:`WebChatChannel` here delivers them (rendered by the same renderer as Telegram's, then
+sanitized to a small set of tags) into the chat's history, and every open page of that chat
+is woken to fetch what changed. Pages also look every few seconds, so a message delivered by
+another worker arrives too.
+
+Inbound, each message carries a client id; it is handled under the update scope
+``web:<chat>:<id>``, so a message the page sends again after a lost answer changes nothing
+twice (the page resends until it gets its ``ack``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from html import escape
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import WSMsgType, web
+from aiohttp_session import get_session, new_session
+from aiohttp_session import setup as setup_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from desk import broadcast, guide, intake, matching, registration, tickets
+from desk import webchat as wc
+from desk.actors import Actor
+from desk.context import DeskConfig
+from desk.db import atomic, update_scope
+from desk.errors import AlreadyProcessed, DeskError, InvalidInput
+from desk.outbox import claim_batch, mark_retry
+from handlers import callbacks as cb
+from handlers import render as R
+from handlers.dispatch import press
+
+from .security import csrf_middleware, csrf_token, headers_middleware
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "desk_chat"
+SESSION_MAX_AGE = 30 * 24 * 3600  # an enterprise stays signed in for a month on its device
+WS_MAX_MESSAGE = 64 * 1024
+LOOK_EVERY = 3.0  # seconds between a page's own looks for messages other workers delivered
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+COMMANDS = ("start", "tickets", "guide", "subscribe", "need", "offer", "cancel")
+
+
+# ---------------------------------------------------------------- rendering
+
+
+class _Sanitizer(HTMLParser):
+    """Keeps the tags the renderer uses for Telegram (bold, italic, code, links…) and
+    escapes everything else, so the page can show a message as HTML without trusting it."""
+
+    TAGS = {
+        "b": "b",
+        "strong": "b",
+        "i": "i",
+        "em": "i",
+        "u": "u",
+        "ins": "u",
+        "s": "s",
+        "strike": "s",
+        "del": "s",
+        "code": "code",
+        "pre": "pre",
+        "blockquote": "blockquote",
+        "tg-spoiler": "span",
+        "a": "a",
+    }
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        name = self.TAGS.get(tag)
+        if name is None:
+            return
+        if name == "a":
+            href = dict(attrs).get("href") or ""
+            if not re.fullmatch(r"https?://[^\s\"'<>]{1,2000}", href):
+                self.open.append("")
+                return
+            self.out.append(f'<a href="{escape(href)}" target="_blank" rel="noopener noreferrer">')
+        else:
+            self.out.append(f"<{name}>")
+        self.open.append(name)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.TAGS.get(tag) is None or not self.open:
+            return
+        name = self.open.pop()
+        if name:
+            self.out.append(f"</{name}>")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(escape(data, quote=False))
+
+    def result(self) -> str:
+        self.close()
+        return "".join(self.out) + "".join(f"</{n}>" for n in reversed(self.open) if n)
+
+
+def sanitize(html: str) -> str:
+    """Telegram-style HTML → HTML safe to insert into the page."""
+    parser = _Sanitizer()
+    parser.feed(html)
+    return parser.result()
+
+
+def _buttons(rows: R.Buttons | None) -> list[list[list[str]]]:
+    return [[[label, data] for label, data in row] for row in rows or []]
+
+
+ATTACHMENT_NOTE = "（工作人员发送了附件，网页版暂不能显示附件，请致电 25201111 索取）"
+
+
+def to_parts(ops: Sequence[R.Op]) -> list[wc.WebPart]:
+    """The renderer's operations for one message, as the web chat shows them."""
+    parts: list[wc.WebPart] = []
+    for op in ops:
+        if isinstance(op, R.Send):
+            parts.append(wc.WebPart(html=sanitize(op.text), buttons=_buttons(op.buttons)))
+        elif isinstance(op, R.Edit):
+            parts.append(
+                wc.WebPart(html=sanitize(op.text), buttons=_buttons(op.buttons), edit_role=op.role)
+            )
+        elif isinstance(op, R.Copy | R.Document):
+            caption = sanitize(op.caption)
+            parts.append(
+                wc.WebPart(html=(caption + "\n" if caption else "") + ATTACHMENT_NOTE, buttons=[])
+            )
+    return parts
+
+
+# ---------------------------------------------------------------- the channel
+
+
+class WebChatChannel:
+    """Delivers the outbox's ``web`` rows into chat histories and wakes the open pages.
+
+    Started and stopped by the composition root (``bot.app``), after the database is open.
+    """
+
+    def __init__(
+        self,
+        cfg: DeskConfig,
+        *,
+        senders: Sequence[wc.CodeSender],
+        interval: float = 0.5,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.senders = list(senders)
+        self.interval = interval
+        self.clock = clock or cfg.now
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._pages: dict[int, set[asyncio.Event]] = {}
+        # Set by the composition root when Telegram runs: wakes its sender after a web message
+        # queued Telegram messages (a card for the department), instead of its next look.
+        self.on_outbox: Callable[[], None] | None = None
+
+    def wake_telegram(self) -> None:
+        if self.on_outbox is not None:
+            self.on_outbox()
+
+    # pages ----------------------------------------------------------
+
+    def listen(self, chat_id: int) -> asyncio.Event:
+        event = asyncio.Event()
+        self._pages.setdefault(chat_id, set()).add(event)
+        return event
+
+    def unlisten(self, chat_id: int, event: asyncio.Event) -> None:
+        pages = self._pages.get(chat_id)
+        if pages is not None:
+            pages.discard(event)
+            if not pages:
+                del self._pages[chat_id]
+
+    def _tell_pages(self, chat_id: int) -> None:
+        for event in self._pages.get(chat_id, ()):
+            event.set()
+
+    # delivery -------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="webchat-delivery")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                busy = await self.deliver_once()
+            except Exception:
+                log.exception("web chat delivery round failed; retrying")
+                busy = False
+            if busy:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+
+    async def deliver_once(self) -> bool:
+        """Deliver what is due; whether anything was."""
+        now = self.clock()
+        rows = await claim_batch(now=now, limit=0, private_limit=100, bulk_limit=50, channel="web")
+        for row in rows:
+            try:
+                parts = to_parts(R.render(row.kind, row.params))
+                await wc.deliver(row, parts, now=now)
+            except Exception as exc:
+                log.exception("web chat message %s could not be stored", row.id)
+                await mark_retry(row, now=now, delay=5, error=repr(exc))
+                continue
+            self._tell_pages(row.chat_id)
+        return bool(rows)
+
+
+CHANNEL = web.AppKey("webchat_channel", WebChatChannel)
+
+
+# ---------------------------------------------------------------- pages and API
+
+
+def _json_error(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"ok": False, "error": message}, status=status)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="请以 JSON 提交。")
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="请求格式不正确。") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="请求格式不正确。")
+    return body
+
+
+def _field(body: dict[str, Any], name: str, limit: int = 40) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidInput("请填写完整。")
+    return value
+
+
+async def page(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    identity = session.get("wid")
+    phone = await wc.identity_phone(identity) if isinstance(identity, int) else None
+    return aiohttp_jinja2.render_template(
+        "chat.html",
+        request,
+        {
+            "csrf": csrf_token(session),
+            "signed_in": phone is not None,
+            "phone": phone[:3] + "****" + phone[-4:] if phone else "",
+            "static": lambda path: str(request.app.router["chat_static"].url_for(filename=path)),
+        },
+    )
+
+
+async def ask_code(request: web.Request) -> web.Response:
+    channel = request.app[CHANNEL]
+    body = await _body(request)
+    try:
+        hint = await wc.request_code(
+            phone=_field(body, "phone"), now=channel.clock(), senders=channel.senders
+        )
+    except DeskError as exc:
+        return _json_error(exc.message)
+    channel.wake_telegram()
+    return web.json_response({"ok": True, "hint": hint})
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    channel = request.app[CHANNEL]
+    body = await _body(request)
+    try:
+        identity = await wc.verify_code(
+            phone=_field(body, "phone"), code=_field(body, "code", 12), now=channel.clock()
+        )
+    except DeskError as exc:
+        return _json_error(exc.message)
+    session = await new_session(request)  # a new session on sign-in: no fixation
+    session["wid"] = identity.id
+    return web.json_response({"ok": True, "csrf": csrf_token(session)})
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    session.invalidate()
+    return web.json_response({"ok": True})
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    return origin is None or origin == f"{request.scheme}://{request.host}"
+
+
+async def socket(request: web.Request) -> web.StreamResponse:
+    """The chat's WebSocket: history first, then both directions until the page closes."""
+    session = await get_session(request)
+    identity = session.get("wid")
+    if not isinstance(identity, int):
+        raise web.HTTPUnauthorized(text="请先登录。")
+    if not _same_origin(request):
+        raise web.HTTPForbidden(text="来源不符。")  # no cross-site WebSocket hijacking
+    channel = request.app[CHANNEL]
+    try:
+        actor, member = await wc.actor_for(identity)
+    except DeskError:
+        session.invalidate()
+        raise web.HTTPUnauthorized(text="登录已失效，请重新登录。") from None
+    chat = wc.web_chat(identity)
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=WS_MAX_MESSAGE)
+    await ws.prepare(request)
+    wakeup = channel.listen(chat)
+    shown: dict[int, int] = {}
+
+    async def push(rows: Sequence[Any]) -> None:
+        fresh = [r for r in rows if shown.get(r.id) != r.seq]
+        for r in fresh:
+            shown[r.id] = r.seq
+        if fresh:
+            await ws.send_json({"t": "messages", "items": [wc.as_dict(r) for r in fresh]})
+
+    async def pusher() -> None:
+        seq = 0
+        while not ws.closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), LOOK_EVERY)
+            wakeup.clear()
+            rows = await wc.changed_since(chat_id=chat, seq=seq)
+            await push(rows)
+            seq = max([seq, *(r.seq for r in rows)])
+
+    try:
+        past = await wc.history(chat_id=chat)
+        await push(past)
+        if not past:
+            # First visit: greet a contact, or begin registration (the phone is proven).
+            phone = await wc.identity_phone(identity)
+            await _run(channel, actor, "hello", lambda: _hello(actor, member, phone))
+        task = asyncio.create_task(pusher())
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                await _receive(channel, ws, chat, msg.data)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    finally:
+        channel.unlisten(chat, wakeup)
+    return ws
+
+
+async def _hello(actor: Actor, member: Any, phone: str | None) -> None:
+    if member is not None:
+        await registration.start(actor=actor)
+    elif not await registration.in_progress(actor.user_id or 0):
+        await registration.start(actor=actor, phone=phone)
+
+
+async def _receive(
+    channel: WebChatChannel, ws: web.WebSocketResponse, chat: int, raw: str
+) -> None:
+    """One message from the page: ``text`` (typed, maybe a slash command) or ``press``."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        await ws.send_json({"t": "error", "error": "消息格式不正确。"})
+        return
+    if not isinstance(data, dict) or not CLIENT_ID.fullmatch(str(data.get("cid", ""))):
+        await ws.send_json({"t": "error", "error": "消息格式不正确。"})
+        return
+    cid = str(data["cid"])
+    identity = chat - wc.WEB_BASE
+    try:
+        actor, _ = await wc.actor_for(identity)
+    except DeskError as exc:
+        await ws.send_json({"t": "nack", "cid": cid, "error": exc.message})
+        return
+    kind = data.get("t")
+    try:
+        if kind == "text":
+            toast = await _text(channel, actor, cid, data)
+        elif kind == "press":
+            toast = await _press(channel, actor, cid, data)
+        else:
+            await ws.send_json({"t": "nack", "cid": cid, "error": "不支持的操作。"})
+            return
+    except Exception:
+        log.exception("web chat message %s of chat %s failed", cid, chat)
+        await ws.send_json({"t": "nack", "cid": cid, "error": "处理失败，请稍后重发。"})
+        return
+    channel.wake()
+    channel.wake_telegram()
+    await ws.send_json({"t": "ack", "cid": cid, "toast": toast})
+
+
+async def _text(channel: WebChatChannel, actor: Actor, cid: str, data: dict[str, Any]) -> str:
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return "请输入内容。"
+    assert actor.chat_id is not None
+    if len(text) > wc.TEXT_LIMIT:
+        # Refused whole, and said so in the chat: nothing is half-taken.
+        await _run(
+            channel,
+            actor,
+            cid,
+            lambda: tickets.say(
+                chat_id=actor.chat_id or 0,
+                kind="error",
+                message=f"消息过长（{len(text)} 字），每条最多 {wc.TEXT_LIMIT} 字，请分段发送。",
+            ),
+        )
+        return ""
+    reply_to = data.get("reply_to")
+    if not isinstance(reply_to, int) or not await wc.owns_message(
+        chat_id=actor.chat_id, message_id=reply_to
+    ):
+        reply_to = None
+    shown = escape(text, quote=False)
+    await _run(
+        channel, actor, cid, lambda: _command_or_text(channel.cfg, actor, text, reply_to), shown
+    )
+    return ""
+
+
+async def _command_or_text(cfg: DeskConfig, actor: Actor, text: str, reply_to: int | None) -> None:
+    """A slash command does what it does in Telegram; anything else is a message."""
+    assert actor.chat_id is not None and actor.user_id is not None
+    stripped = text.strip()
+    match = re.fullmatch(r"/([a-z]+)(?:@\w+)?(?:\s+(.*))?", stripped, flags=re.S)
+    if match is None:
+        await intake.private_text(cfg, actor=actor, text=text, reply_to=reply_to)
+        return
+    name, args = match.group(1), (match.group(2) or "").strip()
+    if name == "start":
+        await registration.start(actor=actor)
+    elif name == "tickets":
+        await tickets.list_tickets(cfg, actor=actor)
+    elif name == "guide":
+        await guide.show_menu(chat_id=actor.chat_id)
+    elif name == "subscribe":
+        await broadcast.show_subscriptions(user_id=actor.user_id, chat_id=actor.chat_id)
+    elif name in ("need", "offer"):
+        await matching.post(user_id=actor.user_id, chat_id=actor.chat_id, kind=name, text=args)
+    elif name == "cancel":
+        if not (
+            await registration.cancel(actor=actor) or await tickets.cancel_pending(actor=actor)
+        ):
+            await tickets.say(chat_id=actor.chat_id, kind="nothing_to_cancel")
+    else:
+        await tickets.say(chat_id=actor.chat_id, kind="unknown_command")
+
+
+async def _press(channel: WebChatChannel, actor: Actor, cid: str, data: dict[str, Any]) -> str:
+    parsed = cb.parse(data.get("data") if isinstance(data.get("data"), str) else None)
+    mid = data.get("mid")
+    assert actor.chat_id is not None
+    if (
+        parsed is None
+        or not isinstance(mid, int)
+        or not await wc.owns_message(chat_id=actor.chat_id, message_id=mid)
+    ):
+        return "无效的操作。"  # forged or foreign: nothing runs
+    answer = ""
+
+    async def run() -> None:
+        nonlocal answer
+        answer = await press(channel.cfg, actor=actor, data=parsed)
+
+    try:
+        with update_scope(f"web:{actor.chat_id}:{cid}"):
+            await run()
+    except AlreadyProcessed:
+        return ""
+    except DeskError as exc:
+        return exc.message
+    return answer
+
+
+async def _run(
+    channel: WebChatChannel,
+    actor: Actor,
+    cid: str,
+    fn: Callable[[], Any],
+    shown: str | None = None,
+) -> None:
+    """Handle one typed message once: its effects, and its place in the history, commit
+    together under the scope ``web:<chat>:<cid>``; a desk error becomes a reply in the chat."""
+    assert actor.chat_id is not None
+    now = channel.clock()
+    with update_scope(f"web:{actor.chat_id}:{cid}"):
+        try:
+            async with atomic():
+                if shown is not None:
+                    await wc.store_incoming(chat_id=actor.chat_id, html=shown, now=now)
+                await fn()
+        except AlreadyProcessed:
+            return
+        except DeskError as exc:
+            try:
+                async with atomic():
+                    if shown is not None:
+                        await wc.store_incoming(chat_id=actor.chat_id, html=shown, now=now)
+                    await tickets.say(chat_id=actor.chat_id, kind="error", message=exc.message)
+            except AlreadyProcessed:
+                return
+
+
+# ---------------------------------------------------------------- the sub-application
+
+
+def chat_key(admin_key: bytes) -> bytes:
+    """The chat's cookie key, derived from the admin's: one secret to set, two cookies that
+    cannot be swapped for each other."""
+    return hmac.new(admin_key, b"teda-desk web chat", hashlib.sha256).digest()
+
+
+def create_chat_app(
+    channel: WebChatChannel, *, secret_key: bytes, secure_cookies: bool
+) -> web.Application:
+    """Build the web chat sub-application (pages, sign-in API, WebSocket)."""
+    app = web.Application(middlewares=[headers_middleware])
+    app[CHANNEL] = channel
+    setup_session(
+        app,
+        EncryptedCookieStorage(
+            chat_key(secret_key),
+            cookie_name=COOKIE,
+            path="/chat",
+            max_age=SESSION_MAX_AGE,
+            secure=secure_cookies,
+            httponly=True,
+            samesite="Lax",
+        ),
+    )
+    app.middlewares.append(csrf_middleware)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        default_helpers=False,
+    )
+    app.router.add_get("/", page, name="chat")
+    app.router.add_post("/api/code", ask_code)
+    app.router.add_post("/api/signin", sign_in)
+    app.router.add_post("/api/signout", sign_out)
+    app.router.add_get("/ws", socket)
+    app.router.add_static("/static", HERE / "static", name="chat_static")
+    return app

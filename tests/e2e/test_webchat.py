@@ -36,6 +36,7 @@ from models.ticket import Ticket, TicketStatus
 from models.webchat import WebChatMessage
 
 CHROMIUM = os.environ.get("DESK_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FOUND = Path(CHROMIUM).exists()
 REQUIRE = os.environ.get("DESK_REQUIRE_SERVICES", "") not in ("", "0", "false")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 CODE = re.compile(r"验证码：?\s*(\d{6})")
@@ -44,7 +45,7 @@ WAIT = 10_000  # ms
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM_FOUND:
         msg = f"Chromium not found at {CHROMIUM} (apt-get install chromium; make test does)"
         if REQUIRE:
             pytest.fail(msg)

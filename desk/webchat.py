@@ -188,6 +188,7 @@ async def verify_code(*, phone: str, code: str, now: dt.datetime) -> WebIdentity
     """
     phone = normalize_mobile(phone)
     code = code.strip()
+    left: int | None = None
     async with atomic():
         current = (
             await SignInCode.filter(phone=phone, used_at__isnull=True, expires_at__gt=now)
@@ -197,19 +198,21 @@ async def verify_code(*, phone: str, code: str, now: dt.datetime) -> WebIdentity
         )
         if current is None or current.attempts >= CODE_TRIES:
             raise InvalidInput("验证码已失效，请重新获取。")
-        if not hmac.compare_digest(current.code_hash, _hash(phone, code)):
-            current.attempts += 1
-            await current.save(update_fields=["attempts"])
-            left = CODE_TRIES - current.attempts
-            raise InvalidInput(
-                f"验证码不正确，还可再试 {left} 次。" if left else "验证码已失效，请重新获取。"
-            )
-        current.used_at = now
-        await current.save(update_fields=["used_at"])
-        identity, _ = await WebIdentity.get_or_create(phone=phone)
-        identity.last_seen_at = now
-        await identity.save(update_fields=["last_seen_at"])
-        return identity
+        if hmac.compare_digest(current.code_hash, _hash(phone, code)):
+            current.used_at = now
+            await current.save(update_fields=["used_at"])
+            identity, _ = await WebIdentity.get_or_create(phone=phone)
+            identity.last_seen_at = now
+            await identity.save(update_fields=["last_seen_at"])
+            return identity
+        # A wrong try must count: it is committed before the refusal is raised (raising inside
+        # the transaction would roll the count back and allow guessing forever).
+        current.attempts += 1
+        await current.save(update_fields=["attempts"])
+        left = CODE_TRIES - current.attempts
+    raise InvalidInput(
+        f"验证码不正确，还可再试 {left} 次。" if left else "验证码已失效，请重新获取。"
+    )
 
 
 # ---------------------------------------------------------------- who acts

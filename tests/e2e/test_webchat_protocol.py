@@ -33,9 +33,9 @@ async def csrf(http: aiohttp.ClientSession, base: str) -> str:
     return found.group(1)
 
 
-async def frames_until(ws: aiohttp.ClientWebSocketResponse, pred: Any, timeout: float = 8) -> Any:
-    """Read frames until one satisfies ``pred``; return it."""
-    async with asyncio.timeout(timeout):
+async def frames_until(ws: aiohttp.ClientWebSocketResponse, pred: Any) -> Any:
+    """Read frames until one satisfies ``pred`` (within 8 s); return it."""
+    async with asyncio.timeout(8):
         while True:
             msg = await ws.receive()
             assert msg.type == aiohttp.WSMsgType.TEXT, msg

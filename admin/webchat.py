@@ -58,7 +58,11 @@ SESSION_MAX_AGE = 30 * 24 * 3600  # an enterprise stays signed in for a month on
 WS_MAX_MESSAGE = 64 * 1024
 LOOK_EVERY = 3.0  # seconds between a page's own looks for messages other workers delivered
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
-COMMANDS = ("start", "tickets", "guide", "subscribe", "need", "offer", "cancel")
+# Code requests per client address in ten minutes (per worker): the per-phone limits keep one
+# phone from being flooded, this keeps one client from flooding the screening group with codes
+# for many phones.
+CODES_PER_ADDRESS = 10
+ADDRESS_WINDOW = 600.0
 
 
 # ---------------------------------------------------------------- rendering
@@ -176,6 +180,7 @@ class WebChatChannel:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pages: dict[int, set[asyncio.Event]] = {}
+        self._asked: dict[str, list[float]] = {}
         # Set by the composition root when Telegram runs: wakes its sender after a web message
         # queued Telegram messages (a card for the department), instead of its next look.
         self.on_outbox: Callable[[], None] | None = None
@@ -201,6 +206,18 @@ class WebChatChannel:
     def _tell_pages(self, chat_id: int) -> None:
         for event in self._pages.get(chat_id, ()):
             event.set()
+
+    def may_ask_code(self, address: str) -> bool:
+        """Count one code request of a client address; whether it is within the limit."""
+        now = asyncio.get_running_loop().time()
+        recent = [t for t in self._asked.get(address, []) if now - t < ADDRESS_WINDOW]
+        if len(self._asked) > 10_000:  # forget idle addresses rather than grow without bound
+            self._asked = {a: ts for a, ts in self._asked.items() if now - ts[-1] < ADDRESS_WINDOW}
+        if len(recent) >= CODES_PER_ADDRESS:
+            self._asked[address] = recent
+            return False
+        self._asked[address] = [*recent, now]
+        return True
 
     # delivery -------------------------------------------------------
 
@@ -294,6 +311,8 @@ async def page(request: web.Request) -> web.Response:
 async def ask_code(request: web.Request) -> web.Response:
     channel = request.app[CHANNEL]
     body = await _body(request)
+    if not channel.may_ask_code(request.remote or "?"):
+        return _json_error("获取验证码过于频繁，请十分钟后再试，或致电 25201111。", status=429)
     try:
         hint = await wc.request_code(
             phone=_field(body, "phone"), now=channel.clock(), senders=channel.senders

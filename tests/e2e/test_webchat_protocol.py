@@ -102,7 +102,7 @@ async def test_refusals_and_idempotence(desk: Desk, fake: FakeBotAPI, dialog: Di
         ) as r:
             assert "失效" in (await r.json())["error"]  # no code was ever sent
 
-        _, ws = await signed_in(http, base, dialog, "13900004444")
+        token, ws = await signed_in(http, base, dialog, "13900004444")
         await frames_until(ws, has_text("企业名称"))
         # A signed-in cookie used from another site's page: refused.
         try:
@@ -168,3 +168,15 @@ async def test_refusals_and_idempotence(desk: Desk, fake: FakeBotAPI, dialog: Di
         ack = await frames_until(ws, lambda f: f["t"] == "ack" and f["cid"] == "p2")
         assert "已提交" not in ack["toast"], ack
         await ws.close()
+
+        # One client asking codes for many phones is stopped (the screening group is not
+        # flooded); each phone alone is limited by the desk as well.
+        statuses = []
+        for n in range(12):
+            async with http.post(
+                f"{base}/chat/api/code",
+                json={"phone": f"1360000{n:04d}"},
+                headers={"X-CSRF-Token": token},
+            ) as r:
+                statuses.append(r.status)
+        assert 429 in statuses and statuses.count(200) <= 10 - 2  # two asked above

@@ -886,6 +886,7 @@ _RENDERERS: dict[str, Any] = {
     "match_introduced": _fmt(T.MATCH_INTRODUCED),
     "subscriptions": _subscriptions,
     "draft_cancelled": _fixed(T.DRAFT_CANCELLED),
+    "draft_withdrawn": _fixed(T.DRAFT_WITHDRAWN),
     "ack": _ack,
     "dispatched": _fmt(T.DISPATCHED),
     "claimed": _fmt(T.CLAIMED),

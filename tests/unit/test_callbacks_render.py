@@ -250,6 +250,7 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("draft_confirm", {"draft_id": 5, "text": user, "open": [[41, "TD20250601-0003"]]}),
         ("draft_confirm", {"draft_id": 5, "text": user, "open": []}),
         ("draft_cancelled", {}),
+        ("draft_withdrawn", {}),
         ("guide_answer", dict(guide_item(user), answer_id=7, question=user)),
         ("guide_item", guide_item(user)),
         ("guide_menu", {"departments": [[3, "税务局", 5], [4, user, 1]]}),

@@ -13,10 +13,10 @@ import datetime as dt
 
 import pytest
 from conftest import ENT, ENT2, REF, TAX_G, Desk, Dialog, bind_groups, register
+from fakebot.server import SentMessage
 
 from bot.app import CONFIG
 from desk import guide
-from fakebot.server import SentMessage
 from models.guide import GuideAnswer
 from models.ticket import Draft, Ticket, TicketEvent
 

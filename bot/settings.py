@@ -62,9 +62,10 @@ class Settings(BaseSettings):
     # Updates of different chats handled side by side by one worker (PostgreSQL only: SQLite
     # has one connection, and one chat's updates are always handled one after the other).
     inbox_parallel: int = Field(default=8, ge=1, le=32)
-    # Answer general questions from the service guide (办事指南) before opening a ticket. Off by
-    # default: on, such a question gets the guide's answer instead of the usual draft to 确认.
-    guide_first: bool = False
+    # Answer general questions from the service guide (办事指南) before opening a ticket. On by
+    # default: such a question gets the guide's answer first and then the usual draft to 确认,
+    # so the core loop's dialog stays as it is; false sends only the draft.
+    guide_first: bool = True
     # Who delivers the web chat's sign-in codes, tried in order: ``telegram`` (the contact's own
     # Telegram chat, when it has one) and ``office`` (the screening group, which reads the code
     # to the caller). An SMS gateway would be one more sender (desk.webchat.CodeSender).

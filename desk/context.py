@@ -42,7 +42,7 @@ class DeskConfig:
         escalate_after_days: working days a rung may stay overdue before the next one
             (专题会, then 领导小组).
         guide_first: answer an enterprise's general question from the service guide before
-            any ticket, when the guide answers it well.
+            any ticket, when the guide answers it well (the usual draft follows the answer).
     """
 
     admin_ids: frozenset[int] = frozenset()
@@ -56,7 +56,7 @@ class DeskConfig:
     enterprise_hourly_limit: int = 30
     consult_after_days: int = 1
     escalate_after_days: int = 3
-    guide_first: bool = False
+    guide_first: bool = True
 
     def now(self) -> datetime:
         return self.clock()

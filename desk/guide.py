@@ -525,11 +525,12 @@ class AnswerStats:
     """How the answer-first line did over a period.
 
     Attributes:
-        questions: new requests from enterprises (answered first, or kept as a draft).
+        questions: new requests from enterprises (each kept as a draft, answered first or not).
         answered: of those, answered from the guide first.
-        solved: answers the enterprise marked 已解决.
-        human: answers followed by 仍需人工 (a ticket was opened with the question).
-        no_reply: answers with no button pressed.
+        solved: answers the enterprise marked 已解决 (their draft withdrawn).
+        human: answers followed by a ticket with the question (仍需人工, or 确认 under the
+            draft sent with the answer).
+        no_reply: answers with no button pressed and no ticket from their draft.
         without_ticket: answered and no ticket opened from the answer (solved + no reply).
         later_ticket: of ``without_ticket``, the enterprise opened a ticket anyway within
             ``LATER_DAYS`` days after the answer.
@@ -558,9 +559,12 @@ LATER_DAYS = 7
 async def answer_stats(*, since: dt.datetime, until: dt.datetime) -> AnswerStats:
     """Figures of the answer-first line for answers and drafts created in [since, until)."""
     answers = await GuideAnswer.filter(created_at__gte=since, created_at__lt=until).values(
-        "id", "state", "created_at", "member__enterprise_id"
+        "id", "state", "created_at", "member__enterprise_id", "draft_id"
     )
     drafts = await Draft.filter(created_at__gte=since, created_at__lt=until).count()
+    # An answer is followed by the question's draft, already counted; only answers from
+    # before drafts followed answers are questions of their own.
+    alone = sum(1 for a in answers if a["draft_id"] is None)
     by_state = {s: sum(1 for a in answers if a["state"] == s) for s in ANSWER_STATES}
     later = 0
     for a in answers:
@@ -573,7 +577,7 @@ async def answer_stats(*, since: dt.datetime, until: dt.datetime) -> AnswerStats
         ).exists()
         later += opened
     return AnswerStats(
-        questions=len(answers) + drafts,
+        questions=drafts + alone,
         answered=len(answers),
         solved=by_state["solved"],
         human=by_state["human"],

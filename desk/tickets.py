@@ -286,7 +286,8 @@ async def draft_request(cfg: DeskConfig, *, actor: Actor, text: str) -> None:
         await _draft(member=member, actor=actor, text=text)
 
 
-async def _draft(*, member: Member, actor: Actor, text: str) -> None:
+async def _draft(*, member: Member, actor: Actor, text: str) -> Draft:
+    """Keep the request as a draft and send it with 确认提交 (and 补充到 TD… per open ticket)."""
     text = _check_text(text, what="诉求内容")
     assert actor.chat_id is not None
     draft = await Draft.create(member=member, text=text)
@@ -300,6 +301,7 @@ async def _draft(*, member: Member, actor: Actor, text: str) -> None:
         kind="draft_confirm",
         params={"draft_id": draft.id, "text": text, "open": [[t.id, t.ref] for t in open_tickets]},
     )
+    return draft
 
 
 async def decide_draft(
@@ -307,14 +309,20 @@ async def decide_draft(
 ) -> str:
     """The enterprise pressed 确认提交 / 补充到 TD… / 取消 under a draft.
 
+    A guide answer sent with the draft and not yet decided follows the draft into its ticket
+    (it counts as 仍需人工); a draft withdrawn by 已解决 under that answer opens nothing.
+
     Returns:
         A short answer for the button press.
     """
     async with atomic():
         member = await _require_member(actor)
+        # Lock order draft, then its answers, as in decide_answer: no deadlock between them.
         draft = await Draft.filter(id=draft_id).select_for_update().first()
         if draft is None or draft.member_id != member.id:
             raise NotFound("该草稿不存在。")
+        if draft.state == "withdrawn":
+            raise Conflict(DRAFT_WITHDRAWN)
         if draft.state != "pending":
             raise Conflict("该诉求已处理过了。")
         if action == "ok":
@@ -323,6 +331,7 @@ async def decide_draft(
             )
             draft.state, draft.ticket_id = "submitted", ticket.id
             await draft.save()
+            await _answers_to_human(cfg, actor=actor, draft=draft, ticket=ticket, how="仍确认提交")
             return f"已提交：{ticket.ref}"
         if action == "add" and ticket_id is None:
             raise InvalidInput("请选择要补充到的工单。")
@@ -333,6 +342,9 @@ async def decide_draft(
             await _followup(cfg, ticket=ticket, actor=actor, text=draft.text)
             draft.state, draft.ticket_id = "submitted", ticket.id
             await draft.save()
+            await _answers_to_human(
+                cfg, actor=actor, draft=draft, ticket=ticket, how="补充到本工单"
+            )
             return f"已补充到 {ticket.ref}"
         draft.state = "cancelled"
         await draft.save()
@@ -521,33 +533,42 @@ async def enterprise_message(
                 text = _check_text(text, what="补充内容")
             await _followup(cfg, ticket=ticket, actor=actor, text=text, file=file)
             return
-        if await _answer_first(cfg, member=member, actor=actor, text=text):
-            return
-        await _draft(member=member, actor=actor, text=text)
+        # The answer (if any) goes out first, then the usual draft: the core loop's dialog
+        # (text → draft with 确认 → ticket) stays the same whether the guide answered or not.
+        answer = await _answer_first(cfg, member=member, actor=actor, text=text)
+        draft = await _draft(member=member, actor=actor, text=text)
+        if answer is not None:
+            answer.draft_id = draft.id
+            await answer.save(update_fields=["draft_id"])
 
 
-async def _answer_first(cfg: DeskConfig, *, member: Member, actor: Actor, text: str) -> bool:
-    """A general question the service guide answers well gets that answer first, no draft.
+async def _answer_first(
+    cfg: DeskConfig, *, member: Member, actor: Actor, text: str
+) -> GuideAnswer | None:
+    """A general question the service guide answers well gets that answer before its draft.
 
     Only questions (the router's 咨询) of an enterprise with no open ticket are answered: a
     stuck case, a complaint or a report goes to a department as before, however well an item's
-    words match it. The answer carries 已解决 and 仍需人工，确认提交 (which opens the ticket
-    with the question, as 确认提交 under a draft would).
+    words match it. The answer carries 已解决 (which withdraws the draft that follows it) and
+    仍需人工 (which confirms that draft, as 确认提交 under it would).
+
+    Returns:
+        The answer sent, or None when the guide does not answer (only the draft is sent).
     """
     if not cfg.guide_first or not text.strip():
-        return False
+        return None
     text = _check_text(text, what="诉求内容")
     if await Ticket.filter(enterprise_id=member.enterprise_id, status__in=OPEN_STATUSES).exists():
-        return False  # with tickets open, a message is more likely about them: the draft asks
+        return None  # with tickets open, a message is more likely about them: the draft asks
     if cfg.router.route(text).type != "咨询":
-        return False
+        return None
     result = await guide.search(query=text, limit=3)
     best = result.best
     if not result.answers_well or best is None:
-        return False
+        return None
     item = await ServiceItem.get_or_none(code=best.code, active=True)
     if item is None:
-        return False
+        return None
     assert actor.chat_id is not None
     answer = await GuideAnswer.create(
         member=member, question=text, item_code=item.code, score=best.score
@@ -555,41 +576,93 @@ async def _answer_first(cfg: DeskConfig, *, member: Member, actor: Actor, text: 
     params = await guide.item_params(item)
     params.update(answer_id=answer.id, question=text)
     await enqueue(chat_id=actor.chat_id, kind="guide_answer", params=params)
-    return True
+    return answer
+
+
+# A toast for 确认 under a draft that 已解决 withdrew.
+DRAFT_WITHDRAWN = "该草稿已撤回（您已通过办事指南解决），未生成工单。如仍需办理，请重新发送诉求。"
 
 
 async def decide_answer(cfg: DeskConfig, *, actor: Actor, answer_id: int, action: str) -> str:
     """The enterprise pressed 已解决 (``ok``) or 仍需人工 (``human``) under a guide answer.
+
+    已解决 withdraws the draft sent with the answer (no ticket); 仍需人工 confirms that same
+    draft, so a question never becomes two tickets however the buttons are pressed.
 
     Returns:
         A short answer for the button press.
     """
     async with atomic():
         member = await _require_member(actor)
-        answer = await GuideAnswer.filter(id=answer_id).select_for_update().first()
-        if answer is None or answer.member_id != member.id:
+        found = await GuideAnswer.get_or_none(id=answer_id)
+        if found is None or found.member_id != member.id:
             raise NotFound("该答复不存在。")
+        # Lock order draft, then answer, as in decide_draft: no deadlock between them.
+        draft = None
+        if found.draft_id is not None:
+            draft = await Draft.filter(id=found.draft_id).select_for_update().first()
+        answer = await GuideAnswer.filter(id=answer_id).select_for_update().first()
+        if answer is None:
+            raise NotFound("该答复不存在。")
+        if answer.state == "human" and answer.ticket_id is not None:
+            done = await Ticket.get_or_none(id=answer.ticket_id)
+            ref = f" {done.ref}" if done is not None else ""
+            raise Conflict(f"您已选择过了：该问题已提交为工单{ref}，不会重复提交。")
         if answer.state != "offered":
             raise Conflict("您已选择过了。")
         answer.decided_at = cfg.now()
         if action == "ok":
             answer.state = "solved"
             await answer.save(update_fields=["state", "decided_at"])
+            if draft is not None and draft.state == "pending":
+                draft.state = "withdrawn"
+                await draft.save(update_fields=["state"])
+                await enqueue(
+                    chat_id=actor.chat_id or member.chat_id or 0, kind="draft_withdrawn", params={}
+                )
+                return "感谢反馈！下方的诉求草稿已撤回，不会生成工单。"
             return "感谢反馈！如还有问题，直接发送文字即可。"
-        item = await ServiceItem.get_or_none(code=answer.item_code)
+        if draft is not None and draft.state == "submitted" and draft.ticket_id is not None:
+            # Confirmed by now (the answer is linked there too): say so, open nothing new.
+            done = await Ticket.get_or_none(id=draft.ticket_id)
+            ref = f" {done.ref}" if done is not None else ""
+            raise Conflict(f"该诉求已确认提交为工单{ref}，不会重复提交。")
         ticket = await _open(
             cfg, member=member, text=answer.question, channel=channel_of(actor.chat_id)
         )
-        await record_event(
-            ticket,
-            actor,
-            "guide",
-            note=f"企业已阅办事指南「{item.name if item else answer.item_code}」，仍需人工办理",
-            data={"item": answer.item_code, "answer_id": answer.id},
-        )
-        answer.state, answer.ticket_id = "human", ticket.id
-        await answer.save(update_fields=["state", "decided_at", "ticket_id"])
+        if draft is not None:
+            # Pending, or dropped with 取消 before: 仍需人工 is the enterprise's latest word.
+            draft.state, draft.ticket_id = "submitted", ticket.id
+            await draft.save(update_fields=["state", "ticket_id"])
+        await _answer_to_human(cfg, actor=actor, answer=answer, ticket=ticket, how="仍需人工办理")
         return f"已提交：{ticket.ref}（转人工办理）"
+
+
+async def _answers_to_human(
+    cfg: DeskConfig, *, actor: Actor, draft: Draft, ticket: Ticket, how: str
+) -> None:
+    """The undecided guide answers sent with ``draft`` follow it into ``ticket``."""
+    answers = await GuideAnswer.filter(draft_id=draft.id, state="offered").select_for_update()
+    for answer in answers:
+        answer.decided_at = cfg.now()
+        await _answer_to_human(cfg, actor=actor, answer=answer, ticket=ticket, how=how)
+
+
+async def _answer_to_human(
+    cfg: DeskConfig, *, actor: Actor, answer: GuideAnswer, ticket: Ticket, how: str
+) -> None:
+    """Mark ``answer`` as gone to a person with ``ticket``; the timeline notes the guide was
+    read, so the department knows what the enterprise has seen already."""
+    item = await ServiceItem.get_or_none(code=answer.item_code)
+    await record_event(
+        ticket,
+        actor,
+        "guide",
+        note=f"企业已阅办事指南「{item.name if item else answer.item_code}」，{how}",
+        data={"item": answer.item_code, "answer_id": answer.id},
+    )
+    answer.state, answer.ticket_id = "human", ticket.id
+    await answer.save(update_fields=["state", "decided_at", "ticket_id"])
 
 
 async def _check_rate(cfg: DeskConfig, member: Member) -> None:
@@ -601,8 +674,10 @@ async def _check_rate(cfg: DeskConfig, member: Member) -> None:
     added = await TicketMessage.filter(
         ticket__enterprise_id=member.enterprise_id, direction="in", at__gte=since
     ).count()
+    # An answer sent with a draft is the same request: only answers without one (sent before
+    # drafts followed answers) count on their own.
     answered = await GuideAnswer.filter(
-        member__enterprise_id=member.enterprise_id, created_at__gte=since
+        member__enterprise_id=member.enterprise_id, created_at__gte=since, draft_id=None
     ).count()
     if drafts + added + answered >= cfg.enterprise_hourly_limit:
         raise RateLimited(

@@ -243,8 +243,15 @@ def _guide_body(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# The draft sent right after a guide answer is "the message with 确认" (its button word):
+# catalog text such as 登记信息确认 must not make the answer look like it to whoever looks for
+# that word. A word joiner (invisible, no line break) keeps the two characters apart.
+_NOT_CONFIRM = ("确认", "确\u2060认")
+
+
 def _guide_answer(p: dict[str, Any]) -> list[Op]:
-    text = f"{T.GUIDE_ANSWER_HEAD}\n\n{_guide_body(p)}\n\n{T.GUIDE_ANSWER_TAIL}"
+    body = _guide_body(p).replace(*_NOT_CONFIRM)
+    text = f"{T.GUIDE_ANSWER_HEAD}\n\n{body}\n\n{T.GUIDE_ANSWER_TAIL}"
     rows: Buttons = [
         [
             (T.BTN["guide_ok"], cb.guide(p["answer_id"], "ok")),
@@ -904,6 +911,7 @@ _RENDERERS: dict[str, Any] = {
     "match_introduced": _fmt(T.MATCH_INTRODUCED),
     "subscriptions": _subscriptions,
     "draft_cancelled": _fixed(T.DRAFT_CANCELLED),
+    "draft_withdrawn": _fixed(T.DRAFT_WITHDRAWN),
     "ack": _ack,
     "dispatched": _fmt(T.DISPATCHED),
     "claimed": _fmt(T.CLAIMED),

@@ -31,7 +31,8 @@ BTN = {
     "digest_show": "详情",
     "supervise": "📮 督办 {ref}",
     "guide_ok": "👍 已解决",
-    "guide_human": "🙋 仍需人工，确认提交",
+    # No "确认" here or in GUIDE_ANSWER_*: the draft that follows is the message with 确认.
+    "guide_human": "🙋 仍需人工",
     "guide_dept": "{name}（{count}项）",
     "unsubscribe": "🔕 退订「{label}」",
     "match_yes": "🤝 同意对接",
@@ -87,6 +88,9 @@ INTERNAL_ERROR = "⚠️ 系统繁忙，请稍后再试。"
 DRAFT_CONFIRM = "📝 请确认是否提交以下诉求：\n\n{text}\n\n确认后将生成工单，转交主管部门办理。"
 DRAFT_CONFIRM_OPEN = "如这是对已有工单的补充，请选择「补充到」对应工单。"
 DRAFT_CANCELLED = "已取消，本条诉求未提交。"
+DRAFT_WITHDRAWN = (
+    "已撤回上面的诉求草稿：您已通过办事指南解决，不会生成工单。如还有问题，直接发送文字即可。"
+)
 
 ACK = (
     "✅ 已受理，工单号 <b>{ref}</b>\n承办部门：{department}\n办理时限：{deadline}前\n\n"
@@ -270,7 +274,8 @@ MANAGER_HELP = (
 
 GUIDE_ANSWER_HEAD = "💡 您的问题在《办事指南》中有答案，供先行参考："
 GUIDE_ANSWER_TAIL = (
-    "以上是否解决了您的问题？已解决请点「已解决」；如需部门人工办理，请点「仍需人工，确认提交」，"
+    "以上是否解决了您的问题？已解决请点「已解决」，下面的诉求草稿随即撤回、不生成工单；"
+    "如需部门人工办理，请点「仍需人工」或直接提交下面的草稿（两者只生成一张工单），"
     "将以您的原话生成工单、转交主管部门限时办结。"
 )
 GUIDE_ITEM = "📘 <b>{name}</b>\n主管部门：{department}"

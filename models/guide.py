@@ -9,7 +9,7 @@ from tortoise.models import Model
 
 if TYPE_CHECKING:
     from .enterprise import Member
-    from .ticket import Ticket
+    from .ticket import Draft, Ticket
 
 
 class ServiceItem(Model):
@@ -54,8 +54,10 @@ class GuideAnswer(Model):
     """A question the service guide answered in the chat before any ticket (answer first).
 
     ``state``: ``offered`` (answer sent, no button pressed yet), ``solved`` (the enterprise
-    pressed 已解决), ``human`` (it pressed 仍需人工 and ``ticket`` was opened with the question).
-    Kept to measure the share of questions answered without a ticket and how many of those
+    pressed 已解决 and ``draft`` was withdrawn), ``human`` (it pressed 仍需人工, or 确认 under
+    ``draft``, and ``ticket`` was opened with the question). ``draft`` is the usual draft sent
+    right after the answer (null for answers given before drafts followed them). Kept to
+    measure the share of questions answered without a ticket and how many of those
     enterprises opened a ticket later anyway.
     """
 
@@ -72,6 +74,10 @@ class GuideAnswer(Model):
         "desk.Ticket", related_name="guide_answers", null=True, on_delete=fields.SET_NULL
     )
     ticket_id: int | None
+    draft: fields.ForeignKeyNullableRelation[Draft] = fields.ForeignKeyField(
+        "desk.Draft", related_name="guide_answers", null=True, on_delete=fields.SET_NULL
+    )
+    draft_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     decided_at = fields.DatetimeField(null=True)
 

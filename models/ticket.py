@@ -152,7 +152,11 @@ class TicketMessage(Model):
 
 
 class Draft(Model):
-    """A request the enterprise typed, waiting for its 确认 before it becomes a ticket."""
+    """A request the enterprise typed, waiting for its 确认 before it becomes a ticket.
+
+    ``withdrawn``: a guide answer sent with the draft solved the question (已解决), so the
+    draft can no longer be confirmed.
+    """
 
     id = fields.IntField(primary_key=True)
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
@@ -160,7 +164,8 @@ class Draft(Model):
     )
     member_id: int
     text = fields.TextField()
-    state = fields.CharField(max_length=12, default="pending")  # pending|submitted|cancelled
+    # pending | submitted | cancelled | withdrawn
+    state = fields.CharField(max_length=12, default="pending")
     ticket_id = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -8,6 +8,7 @@ from desk import registration, tickets
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import RateLimited
+from models.guide import GuideAnswer
 from models.ticket import Draft
 
 ENT = Actor(kind="enterprise", user_id=701, name="刘总", chat_id=701)
@@ -24,3 +25,7 @@ async def test_hourly_limit(db: str) -> None:
         await tickets.enterprise_message(cfg, actor=ENT, text="第4条：还是营业执照的问题")
     assert "25201111" in info.value.message
     assert await Draft.filter().count() == 3
+    # Answer-first is on by default: an answer comes with its draft and counts as the same
+    # request, never as one more.
+    assert cfg.guide_first
+    assert not await GuideAnswer.filter(draft_id=None).exists()

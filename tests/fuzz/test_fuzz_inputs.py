@@ -406,6 +406,7 @@ CASES: dict[str, list[Case]] = {
         }
     ],
     "draft_cancelled": [lambda f: {}],
+    "draft_withdrawn": [lambda f: {}],
     "ack": [lambda f: base(f), lambda f: base(f, status="triage", department="待分拨")],
     "dispatched": [base],
     "claimed": [lambda f: base(f, status="claimed", claimant=f.person)],

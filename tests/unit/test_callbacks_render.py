@@ -255,6 +255,7 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("draft_confirm", {"draft_id": 5, "text": user, "open": [[41, "TD20250601-0003"]]}),
         ("draft_confirm", {"draft_id": 5, "text": user, "open": []}),
         ("draft_cancelled", {}),
+        ("draft_withdrawn", {}),
         ("guide_answer", dict(guide_item(user), answer_id=7, question=user)),
         ("guide_item", guide_item(user)),
         ("guide_menu", {"departments": [[3, "税务局", 5], [4, user, 1]]}),
@@ -526,6 +527,18 @@ def test_hostile_text_is_shown_not_dropped(kind: str) -> None:
     texts = "\n".join(op_text(op) for op in R.render(kind, params))
     assert "&lt;script&gt;" in texts
     assert EVIL in visible(texts)
+
+
+def test_guide_answer_never_reads_as_the_draft_to_confirm() -> None:
+    """The draft follows the answer and is the message with 确认: the answer has no 确认,
+    not even in catalog text, and its buttons are 已解决 and 仍需人工."""
+    params = dict(guide_item("x"), answer_id=7, question="x", conditions="已办理登记信息确认")
+    (op,) = R.render("guide_answer", params)
+    assert isinstance(op, R.Send) and op.buttons is not None
+    assert "确认" not in op.text and "登记信息确\u2060认" in op.text
+    labels = [label for row in op.buttons for label, _ in row]
+    assert labels == [T.BTN["guide_ok"], T.BTN["guide_human"]]
+    assert not any("确认" in label for label in labels)
 
 
 def test_unknown_kind_falls_back_to_escaped_message() -> None:

@@ -5,7 +5,7 @@ from json import dumps, loads
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('desk', '0012_matching')]
+    dependencies = [('desk', '0013_guide_answer_draft')]
 
     initial = False
 

@@ -8,6 +8,7 @@ runs nothing, and a message sent twice (same client id, as after a lost ack) cou
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -18,9 +19,11 @@ from fakebot import FakeBotAPI
 
 from desk import webchat as wc
 from models.enterprise import Member
+from models.outbox import OutboxMessage, OutboxStatus
 from models.ticket import Draft
 from models.webchat import WebChatMessage
 
+NOW = dt.datetime.now(dt.UTC)
 CODE = re.compile(r"验证码：?\s*(\d{6})")
 META = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -121,6 +124,14 @@ async def test_refusals_and_idempotence(desk: Desk, fake: FakeBotAPI, dialog: Di
         member = await Member.get(phone="13900004444")
         chat = member.chat_id
         assert chat is not None and wc.is_web(chat)
+
+        # A message another worker delivered (no wake-up in this process) still arrives: the
+        # page's socket looks every few seconds.
+        row = await OutboxMessage.create(  # leased by that worker: this one never takes it
+            channel="web", chat_id=chat, kind="error", params={}, status=OutboxStatus.SENDING
+        )
+        await wc.deliver(row, [wc.WebPart(html="来自另一进程的消息", buttons=[])], now=NOW)
+        await frames_until(ws, has_text("来自另一进程的消息"))
 
         # Malformed frames: an error, nothing else.
         await ws.send_str("{not json")

@@ -16,7 +16,15 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from desk.context import DeskConfig
 
-from . import pages_broadcast, pages_config, pages_directory, pages_guide, pages_tickets, views
+from . import (
+    pages_broadcast,
+    pages_config,
+    pages_directory,
+    pages_guide,
+    pages_matching,
+    pages_tickets,
+    views,
+)
 from .security import csrf_middleware, headers_middleware
 
 HERE = Path(__file__).resolve().parent
@@ -64,7 +72,14 @@ def create_admin_app(
     app.router.add_post("/logout", views.logout, name="logout")
     app.router.add_get("/triage", views.triage, name="triage")
     app.router.add_post(r"/triage/{ticket_id:\d+}/dispatch", views.dispatch, name="dispatch")
-    for pages in (pages_tickets, pages_config, pages_directory, pages_guide, pages_broadcast):
+    for pages in (
+        pages_tickets,
+        pages_config,
+        pages_directory,
+        pages_guide,
+        pages_broadcast,
+        pages_matching,
+    ):
         pages.setup(app)
     app.router.add_static("/static", HERE / "static", name="static")
     return app

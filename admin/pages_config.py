@@ -43,6 +43,7 @@ ACTION_LABELS = {
     "user.update": "修改账号",
     "guide.edit": "修改办事指南",
     "broadcast.send": "群发",
+    "matching.introduce": "供需撮合",
 }
 AUDIT_FILTERS = (
     ("", "全部"),

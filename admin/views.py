@@ -76,6 +76,7 @@ NAV: tuple[tuple[str, str, frozenset[WebRole]], ...] = (
     ("sla", "时限与日历", OFFICE_ROLES),
     ("guide", "办事指南", READ_ALL_ROLES),
     ("broadcast", "群发", OFFICE_ROLES),
+    ("matching", "供需对接", OFFICE_ROLES),
     ("users", "账号与角色", frozenset({WebRole.ADMIN})),
     ("audit", "操作日志", frozenset({WebRole.ADMIN})),
 )

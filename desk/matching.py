@@ -13,10 +13,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from models.department import TRIAGE_CODE
-from models.enterprise import Member
+from models.enterprise import Enterprise, Member
 from models.matching import Introduction, Listing
 from nlp.matching import Profile, idf, profile, score
 
+from . import audit
+from .audit import Editor
 from .db import atomic
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound
 from .notify import enqueue, group_chat
@@ -105,8 +107,18 @@ async def post(*, user_id: int, chat_id: int, kind: str, text: str) -> Listing:
     return listing
 
 
-async def introduce(*, need_id: int, offer_id: int, by: str) -> Introduction:
-    """The hotline office introduces a need to an offer: both enterprises are asked first."""
+async def introduce(
+    *, need_id: int, offer_id: int, by: str, editor: Editor | None = None
+) -> Introduction:
+    """The hotline office introduces a need to an offer: both enterprises are asked first.
+
+    Args:
+        need_id: the need (【泰企需】).
+        offer_id: the offer (【泰服企】).
+        by: who introduces (kept on the introduction).
+        editor: the admin-web user, when made there: the audit log records it in the same
+            transaction.
+    """
     need = await Listing.get_or_none(id=need_id, kind="need", active=True)
     offer = await Listing.get_or_none(id=offer_id, kind="offer", active=True)
     if need is None or offer is None:
@@ -117,6 +129,13 @@ async def introduce(*, need_id: int, offer_id: int, by: str) -> Introduction:
         raise Conflict("这两条信息已撮合过了。")
     async with atomic():
         intro = await Introduction.create(need=need, offer=offer, created_by=by[:128])
+        if editor is not None:
+            await audit.log(
+                editor,
+                "matching.introduce",
+                target=f"need {need.id} → offer {offer.id}",
+                data={"introduction": intro.id},
+            )
         for mine, other in ((need, offer), (offer, need)):
             member = await Member.get(id=mine.member_id)
             if member.chat_id is None:
@@ -193,3 +212,106 @@ async def _share_contacts(need: Listing, offer: Listing) -> None:
                 "other": other.text,
             },
         )
+
+
+# ---------------------------------------------------------------- the hotline office's view
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A suggested offer for a need, as the office sees it (names included: the office may)."""
+
+    listing_id: int
+    enterprise: str
+    industry: str | None
+    text: str
+    score: float
+    introduced: str | None  # the state of an introduction made already, if any
+
+
+@dataclass(frozen=True)
+class NeedView:
+    listing_id: int
+    enterprise: str
+    industry: str | None
+    text: str
+    posted_at: dt.datetime
+    fits: list[Fit]
+
+
+INTRO_STATES = {
+    "asked": "已征询，待双方答复",
+    "connected": "双方同意，已交换联系方式",
+    "declined": "一方婉拒",
+}
+
+
+async def office_view(*, limit: int = 50, per_need: int = 5) -> list[NeedView]:
+    """The newest active needs, each with its best-fitting offers and any introduction made."""
+    needs = await Listing.filter(kind="need", active=True).order_by("-id").limit(limit)
+    offers = {o.id: o for o in await Listing.filter(kind="offer", active=True)}
+    names = {
+        e.id: e.name
+        for e in await Enterprise.filter(
+            id__in={n.enterprise_id for n in needs} | {o.enterprise_id for o in offers.values()}
+        )
+    }
+    made = {
+        (i.need_id, i.offer_id): i.state
+        for i in await Introduction.filter(need_id__in=[n.id for n in needs])
+    }
+    views = []
+    for need in needs:
+        fits = [
+            Fit(
+                listing_id=s.listing_id,
+                enterprise=names.get(offers[s.listing_id].enterprise_id, "（已注销企业）"),
+                industry=s.industry,
+                text=s.text,
+                score=round(s.score, 2),
+                introduced=INTRO_STATES.get(made.get((need.id, s.listing_id), ""), None),
+            )
+            for s in await suggestions(listing=need, limit=per_need)
+        ]
+        views.append(
+            NeedView(
+                listing_id=need.id,
+                enterprise=names.get(need.enterprise_id, "（已注销企业）"),
+                industry=need.industry,
+                text=need.text,
+                posted_at=need.created_at,
+                fits=fits,
+            )
+        )
+    return views
+
+
+async def recent_introductions(*, limit: int = 50) -> list[dict[str, object]]:
+    """The newest introductions with both sides' texts and their state, for the office."""
+    intros = await Introduction.all().order_by("-id").limit(limit)
+    listings = {
+        x.id: x
+        for x in await Listing.filter(
+            id__in={i.need_id for i in intros} | {i.offer_id for i in intros}
+        )
+    }
+    names = {
+        e.id: e.name
+        for e in await Enterprise.filter(id__in={x.enterprise_id for x in listings.values()})
+    }
+
+    def side(listing_id: int) -> str:
+        x = listings.get(listing_id)
+        return f"{names.get(x.enterprise_id, '')}：{x.text}" if x else ""
+
+    return [
+        {
+            "id": i.id,
+            "need": side(i.need_id),
+            "offer": side(i.offer_id),
+            "state": INTRO_STATES.get(i.state, i.state),
+            "by": i.created_by,
+            "at": i.created_at,
+        }
+        for i in intros
+    ]

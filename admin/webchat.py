@@ -32,7 +32,7 @@ from typing import Any
 
 import aiohttp_jinja2
 import jinja2
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 from aiohttp_session import get_session, new_session
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
@@ -44,6 +44,7 @@ from desk.context import DeskConfig
 from desk.db import atomic, update_scope
 from desk.errors import AlreadyProcessed, DeskError, InvalidInput
 from desk.outbox import claim_batch, mark_retry
+from desk.validators import UPLOAD_MAX_BYTES, check_upload
 from handlers import callbacks as cb
 from handlers import render as R
 from handlers.dispatch import press
@@ -343,6 +344,72 @@ async def sign_out(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def upload(request: web.Request) -> web.Response:
+    """A file for one of the enterprise's tickets (multipart: ``file``, ``cid``, optional
+    ``caption`` and ``reply_to``). Checked like a file sent in Telegram; read in chunks, so an
+    oversized one is refused without being held in memory whole."""
+    session = await get_session(request)
+    identity = session.get("wid")
+    if not isinstance(identity, int):
+        return _json_error("请先登录。", status=401)
+    channel = request.app[CHANNEL]
+    try:
+        reader = await request.multipart()
+    except (AssertionError, ValueError):
+        return _json_error("请以表单上传文件。")
+    fields: dict[str, str] = {}
+    name, mime, data = "", "", b""
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name == "file":
+            name = (part.filename or "").strip()[:255]
+            mime = part.headers.get("Content-Type", "application/octet-stream")
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := await part.read_chunk(256 * 1024):
+                size += len(chunk)
+                if size > UPLOAD_MAX_BYTES:
+                    limit = UPLOAD_MAX_BYTES // 1024 // 1024
+                    return _json_error(f"文件过大，单个文件请不超过 {limit} MB。", status=413)
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        elif part.name in ("cid", "caption", "reply_to"):
+            fields[part.name] = (await part.read(decode=True)).decode("utf-8", "replace")[:2000]
+    cid = fields.get("cid", "")
+    if not data or not name or not CLIENT_ID.fullmatch(cid):
+        return _json_error("请选择要上传的文件。")
+    try:
+        check_upload({"kind": "document", "name": name, "mime": mime, "size": len(data)})
+        actor, _ = await wc.actor_for(identity)
+    except DeskError as exc:
+        return _json_error(exc.message)
+    assert actor.chat_id is not None
+    reply = fields.get("reply_to", "")
+    reply_to = int(reply) if reply.isdigit() and len(reply) < 19 else None
+    if reply_to is not None and not await wc.owns_message(
+        chat_id=actor.chat_id, message_id=reply_to
+    ):
+        reply_to = None
+    caption = fields.get("caption", "").strip()
+
+    async def take() -> None:
+        file = await wc.store_upload(name=name, mime=mime, data=data)
+        await intake.private_file(
+            channel.cfg, actor=actor, file=file, caption=caption, reply_to=reply_to
+        )
+
+    shown = (
+        "📎 "
+        + escape(name, quote=False)
+        + (f"\n{escape(caption, quote=False)}" if caption else "")
+    )
+    await _run(channel, actor, cid, take, shown)
+    channel.wake()
+    channel.wake_telegram()
+    return web.json_response({"ok": True, "cid": cid})
+
+
 def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     return origin is None or origin == f"{request.scheme}://{request.host}"
@@ -602,6 +669,7 @@ def create_chat_app(
     app.router.add_post("/api/code", ask_code)
     app.router.add_post("/api/signin", sign_in)
     app.router.add_post("/api/signout", sign_out)
+    app.router.add_post("/api/upload", upload)
     app.router.add_get("/ws", socket)
     app.router.add_static("/static", HERE / "static", name="chat_static")
     return app

@@ -449,7 +449,15 @@ async def _followup(
         return
     params = {"ref": ticket.ref, "text": text, "label": label, "ticket_id": ticket.id}
     role = "card" if code != TRIAGE_CODE else "triage"
-    if file:
+    if file and file.get("stored_id") is not None:
+        # Uploaded on the web chat: there is no Telegram message to copy, the desk holds the
+        # file itself and sends it to the group as a document.
+        caption = f"【{label}】工单 {ticket.ref}" + (f"：{text[:800]}" if text else "")
+        params.update(file_id=int(file["stored_id"]), name=file.get("name") or "", caption=caption)
+        await enqueue(
+            chat_id=chat, kind="document", params=params, ticket_id=ticket.id, link_role="followup"
+        )
+    elif file:
         params.update(from_chat_id=actor.chat_id, message_id=file["message_id"], reply_role=role)
         await enqueue(
             chat_id=chat, kind="copy", params=params, ticket_id=ticket.id, link_role="followup"

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from models.department import TRIAGE_CODE
 from models.enterprise import Member
-from models.outbox import MessageLink, OutboxMessage, OutboxStatus
+from models.outbox import MessageLink, OutboxFile, OutboxMessage, OutboxStatus
 from models.webchat import SignInCode, WebChatMessage, WebIdentity
 
 from .actors import Actor
@@ -385,3 +385,22 @@ async def changed_since(*, chat_id: int, seq: int) -> list[WebChatMessage]:
 async def owns_message(*, chat_id: int, message_id: int) -> bool:
     """Whether a message id is one of this chat's (a press or reply names only its own)."""
     return await WebChatMessage.exists(id=message_id, chat_id=chat_id)
+
+
+async def store_upload(*, name: str, mime: str, data: bytes) -> dict[str, Any]:
+    """Keep a file an enterprise uploaded on the web (call inside the message's transaction).
+
+    Returns:
+        The file as the desk's intake takes it (``stored_id`` names the kept file, which the
+        desk sends to the department's group as a document).
+    """
+    stored = await OutboxFile.create(name=name[:128], mime=mime[:128], data=data)
+    return {
+        "kind": "document",
+        "file_id": f"web:{stored.id}",
+        "stored_id": stored.id,
+        "name": name[:255],
+        "mime": mime[:128],
+        "size": len(data),
+        "message_id": None,
+    }

@@ -170,6 +170,34 @@
   for (const b of document.querySelectorAll("[data-command]")) {
     b.addEventListener("click", () => sendText(b.dataset.command));
   }
+  $("file").addEventListener("change", async () => {
+    const input = $("file");
+    const file = input.files && input.files[0];
+    input.value = "";
+    if (!file) return;
+    const form = new FormData();
+    form.append("cid", cid());
+    if (replyTo !== null) form.append("reply_to", String(replyTo));
+    form.append("caption", $("text").value.trim());
+    form.append("file", file);
+    const el = document.createElement("div");
+    el.className = "msg in pending";
+    el.textContent = "📎 " + file.name + "（上传中…）";
+    $("log").appendChild(el);
+    scrollDown();
+    let r = null;
+    try {
+      const resp = await fetch("/chat/api/upload", {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() }, body: form,
+      });
+      r = await resp.json();
+    } catch (e) { r = { ok: false, error: "上传失败，请检查网络后重试。" }; }
+    el.remove(); // the desk's own copy of it is in the history when it was taken
+    if (!r.ok) { toast(r.error); return; }
+    $("text").value = "";
+    replyTo = null;
+    $("replying").hidden = true;
+  });
   $("reply-cancel").addEventListener("click", () => { replyTo = null; $("replying").hidden = true; });
 
   function onFrame(ev) {

@@ -150,6 +150,18 @@ async def test_web_enterprise_and_telegram_staff(
     follow = await d.expect(TAX_G["id"], "020220261234", after=m)
     assert ref in (follow.plain_text or "")
 
+    # A document uploaded on the web reaches the group as a document naming the ticket.
+    m = d.mark()
+    await page.fill("#text", "报关单扫描件")
+    await page.set_input_files(
+        "#file",
+        files=[{"name": "报关单.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 x"}],
+    )
+    doc = await d.expect(TAX_G["id"], "报关单扫描件", after=m)
+    assert ref in (doc.plain_text or "")
+    assert fake.calls_of("sendDocument", TAX_G["id"])
+    await page.locator(".msg.in", has_text="报关单.pdf").wait_for(timeout=WAIT)
+
     # 办结 in Telegram; the return visit is rated on the web.
     m = d.mark()
     await d.send(TAX1, f"/done {ref} 已加急审核，退税款将于3个工作日内到账。", chat=TAX_G)

@@ -19,7 +19,7 @@ from fakebot import FakeBotAPI
 
 from desk import webchat as wc
 from models.enterprise import Member
-from models.outbox import OutboxMessage, OutboxStatus
+from models.outbox import OutboxFile, OutboxMessage, OutboxStatus
 from models.ticket import Draft
 from models.webchat import WebChatMessage
 
@@ -140,6 +140,32 @@ async def test_refusals_and_idempotence(desk: Desk, fake: FakeBotAPI, dialog: Di
         assert (await frames_until(ws, lambda f: f["t"] == "error"))["error"]
         await ws.send_json({"t": "dance", "cid": "x1"})
         assert (await frames_until(ws, lambda f: f["t"] == "nack"))["cid"] == "x1"
+
+        # Uploads: checked like Telegram's files; a refused one stores nothing.
+        files_before = await OutboxFile.all().count()
+        form = aiohttp.FormData()
+        form.add_field("cid", "up-1")
+        form.add_field(
+            "file", b"MZ\x90\x00", filename="工具.exe", content_type="application/x-msdownload"
+        )
+        async with http.post(
+            f"{base}/chat/api/upload", data=form, headers={"X-CSRF-Token": token}
+        ) as r:
+            assert "不支持的文件类型" in (await r.json())["error"]
+        form = aiohttp.FormData()
+        form.add_field("cid", "up-2")
+        form.add_field("file", b"%PDF-1.4", filename="材料.pdf", content_type="application/pdf")
+        async with http.post(f"{base}/chat/api/upload", data=form) as r:
+            assert r.status == 403  # no CSRF token
+        form = aiohttp.FormData()
+        form.add_field("cid", "up-3")
+        form.add_field("file", b"%PDF-1.4", filename="材料.pdf", content_type="application/pdf")
+        async with http.post(
+            f"{base}/chat/api/upload", data=form, headers={"X-CSRF-Token": token}
+        ) as r:
+            assert (await r.json())["ok"]  # taken, but no ticket to add it to: said in the chat
+        await frames_until(ws, has_text("请先发文字描述诉求"))
+        assert await OutboxFile.all().count() == files_before
 
         # A huge message: refused whole, with the reason in the chat; no draft.
         await ws.send_json({"t": "text", "cid": "huge", "text": "很长" * 3000})

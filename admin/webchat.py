@@ -182,6 +182,7 @@ class WebChatChannel:
         self._task: asyncio.Task[None] | None = None
         self._pages: dict[int, set[asyncio.Event]] = {}
         self._asked: dict[str, list[float]] = {}
+        self._sockets: set[web.WebSocketResponse] = set()
         # Set by the composition root when Telegram runs: wakes its sender after a web message
         # queued Telegram messages (a card for the department), instead of its next look.
         self.on_outbox: Callable[[], None] | None = None
@@ -192,12 +193,15 @@ class WebChatChannel:
 
     # pages ----------------------------------------------------------
 
-    def listen(self, chat_id: int) -> asyncio.Event:
+    def listen(self, chat_id: int, ws: web.WebSocketResponse) -> asyncio.Event:
+        """An open page of a chat: the event is set when the chat has something new."""
         event = asyncio.Event()
         self._pages.setdefault(chat_id, set()).add(event)
+        self._sockets.add(ws)
         return event
 
-    def unlisten(self, chat_id: int, event: asyncio.Event) -> None:
+    def unlisten(self, chat_id: int, event: asyncio.Event, ws: web.WebSocketResponse) -> None:
+        self._sockets.discard(ws)
         pages = self._pages.get(chat_id)
         if pages is not None:
             pages.discard(event)
@@ -227,6 +231,13 @@ class WebChatChannel:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="webchat-delivery")
+
+    async def close_pages(self) -> None:
+        """Tell open pages the server goes away (1001), rather than cutting them at the end of
+        the shutdown timeout; they reconnect, to this worker when it is back or to another."""
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await ws.close(code=1001, message=b"server restarting")
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -432,7 +443,7 @@ async def socket(request: web.Request) -> web.StreamResponse:
     chat = wc.web_chat(identity)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=WS_MAX_MESSAGE)
     await ws.prepare(request)
-    wakeup = channel.listen(chat)
+    wakeup = channel.listen(chat, ws)
     shown: dict[int, int] = {}
 
     async def push(rows: Sequence[Any]) -> None:
@@ -470,7 +481,7 @@ async def socket(request: web.Request) -> web.StreamResponse:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
     finally:
-        channel.unlisten(chat, wakeup)
+        channel.unlisten(chat, wakeup, ws)
     return ws
 
 
@@ -665,6 +676,13 @@ def create_chat_app(
         autoescape=jinja2.select_autoescape(["html"]),
         default_helpers=False,
     )
+
+    async def close_pages(_: web.Application) -> None:
+        # on_shutdown runs before the server waits for open handlers (a socket never ends
+        # by itself), so pages are closed here, not in the channel's cleanup.
+        await channel.close_pages()
+
+    app.on_shutdown.append(close_pages)
     app.router.add_get("/", page, name="chat")
     app.router.add_post("/api/code", ask_code)
     app.router.add_post("/api/signin", sign_in)

@@ -217,3 +217,13 @@ async def test_refusals_and_idempotence(desk: Desk, fake: FakeBotAPI, dialog: Di
             ) as r:
                 statuses.append(r.status)
         assert 429 in statuses and statuses.count(200) <= 10 - 2  # two asked above
+
+        # Shutting down tells open pages it goes away (1001): they reconnect, nothing hangs.
+        ws = await http.ws_connect(f"{base}/chat/ws")
+        await frames_until(ws, lambda f: f["t"] == "messages")
+        stopping = asyncio.create_task(desk.stop())
+        async with asyncio.timeout(10):
+            msg = await ws.receive()
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+        assert ws.close_code == 1001 or msg.data == 1001
+        await stopping

@@ -29,6 +29,7 @@ from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp_jinja2
 import jinja2
@@ -138,8 +139,9 @@ def _buttons(rows: R.Buttons | None) -> list[list[list[str]]]:
 ATTACHMENT_NOTE = "（工作人员发送了附件，网页版暂不能显示附件，请致电 25201111 索取）"
 
 
-def to_parts(ops: Sequence[R.Op]) -> list[wc.WebPart]:
-    """The renderer's operations for one message, as the web chat shows them."""
+def to_parts(ops: Sequence[R.Op], *, name: str | None = None) -> list[wc.WebPart]:
+    """The renderer's operations for one message, as the web chat shows them (``name``: the
+    file name of a document the message offers)."""
     parts: list[wc.WebPart] = []
     for op in ops:
         if isinstance(op, R.Send):
@@ -148,7 +150,13 @@ def to_parts(ops: Sequence[R.Op]) -> list[wc.WebPart]:
             parts.append(
                 wc.WebPart(html=sanitize(op.text), buttons=_buttons(op.buttons), edit_role=op.role)
             )
-        elif isinstance(op, R.Copy | R.Document):
+        elif isinstance(op, R.Document):
+            parts.append(
+                wc.WebPart(
+                    html=sanitize(op.caption), buttons=[], file_id=op.file_id, file_name=name
+                )
+            )
+        elif isinstance(op, R.Copy):
             caption = sanitize(op.caption)
             parts.append(
                 wc.WebPart(html=(caption + "\n" if caption else "") + ATTACHMENT_NOTE, buttons=[])
@@ -265,7 +273,7 @@ class WebChatChannel:
         rows = await claim_batch(now=now, limit=0, private_limit=100, bulk_limit=50, channel="web")
         for row in rows:
             try:
-                parts = to_parts(R.render(row.kind, row.params))
+                parts = to_parts(R.render(row.kind, row.params), name=row.params.get("name"))
                 await wc.deliver(row, parts, now=now)
             except Exception as exc:
                 log.exception("web chat message %s could not be stored", row.id)
@@ -404,21 +412,52 @@ async def upload(request: web.Request) -> web.Response:
         reply_to = None
     caption = fields.get("caption", "").strip()
 
-    async def take() -> None:
-        file = await wc.store_upload(name=name, mime=mime, data=data)
-        await intake.private_file(
-            channel.cfg, actor=actor, file=file, caption=caption, reply_to=reply_to
-        )
-
     shown = (
         "📎 "
         + escape(name, quote=False)
         + (f"\n{escape(caption, quote=False)}" if caption else "")
     )
-    await _run(channel, actor, cid, take, shown)
+
+    chat = actor.chat_id
+
+    async def take() -> None:
+        file = await wc.store_upload(name=name, mime=mime, data=data)
+        await wc.store_incoming(
+            chat_id=chat,
+            html=shown,
+            now=channel.clock(),
+            file_id=file["stored_id"],
+            file_name=name,
+        )
+        await intake.private_file(
+            channel.cfg, actor=actor, file=file, caption=caption, reply_to=reply_to
+        )
+
+    await _run(channel, actor, cid, take)
     channel.wake()
     channel.wake_telegram()
     return web.json_response({"ok": True, "cid": cid})
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    """A file the chat's history offers; always as an attachment (never shown inline)."""
+    session = await get_session(request)
+    identity = session.get("wid")
+    if not isinstance(identity, int):
+        raise web.HTTPUnauthorized(text="请先登录。")
+    stored = await wc.may_download(
+        chat_id=wc.web_chat(identity), file_id=int(request.match_info["file_id"])
+    )
+    if stored is None:
+        raise web.HTTPNotFound(text="文件不存在。")
+    return web.Response(
+        body=stored.data,
+        content_type="application/octet-stream",
+        headers={
+            "Content-Disposition": "attachment; filename*=UTF-8''" + quote(stored.name),
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -688,6 +727,7 @@ def create_chat_app(
     app.router.add_post("/api/signin", sign_in)
     app.router.add_post("/api/signout", sign_out)
     app.router.add_post("/api/upload", upload)
+    app.router.add_get(r"/file/{file_id:\d{1,12}}", download)
     app.router.add_get("/ws", socket)
     app.router.add_static("/static", HERE / "static", name="chat_static")
     return app

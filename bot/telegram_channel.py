@@ -11,6 +11,7 @@ Pending updates are never dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -26,7 +27,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tel
 from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
-from desk import inbox
+from desk import inbox, webchat
 from desk.context import DeskConfig
 from desk.db import update_scope
 from handlers.telegram import FAILURE, register
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 STORE_TIMEOUT = 3.0  # seconds a webhook request waits for its inbox write before a 503
 INBOX_BATCH = 20  # inbox rows claimed ahead of those being handled
+FETCH_INTERVAL = 1.0  # seconds between looks for files to fetch for the web chat
 
 
 class TelegramChannel:
@@ -106,6 +108,7 @@ class TelegramChannel:
             self._tasks.append(asyncio.create_task(self._poll(), name="telegram-poller"))
         self._tasks.append(asyncio.create_task(self._handle_inbox(), name="inbox"))
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
+        self._tasks.append(asyncio.create_task(self._fetch_files(), name="file-fetcher"))
         log.info("Telegram channel on (%s) as @%s", self.mode, self.app.bot.username)
 
     async def stop(self) -> None:
@@ -122,6 +125,31 @@ class TelegramChannel:
         self._tasks.clear()
         await self.app.stop()
         await self.app.shutdown()
+
+    async def _fetch_files(self) -> None:
+        """Download files staff sent for web chats (desk.webchat.queue_fetch) and hand them on.
+
+        The web chat cannot show a Telegram file id; the bot can fetch it (getFile, up to
+        20 MB). A failure is retried later; after several the enterprise gets the text with a
+        note to ask for the file.
+        """
+        while not self._stopping.is_set():
+            try:
+                jobs = await webchat.due_fetches(now=self.clock())
+                for job in jobs:
+                    try:
+                        remote = await self.app.bot.get_file(job.tg_file_id)
+                        data = bytes(await remote.download_as_bytearray())
+                    except TelegramError as exc:
+                        await webchat.fetch_failed(job, error=repr(exc), now=self.clock())
+                        continue
+                    await webchat.fetched(job, data=data, now=self.clock())
+            except Exception:
+                log.exception("fetching files for the web chat failed; retrying")
+                jobs = []
+            if not jobs:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), FETCH_INTERVAL)
 
     async def process(self, update: Update) -> None:
         """Handle one update exactly once, then wake the sender.

@@ -27,7 +27,7 @@ from models.ticket import (
 )
 from models.webchat import WebIdentity
 
-from . import guide
+from . import guide, webchat
 from .actors import Actor
 from .context import DeskConfig
 from .db import atomic
@@ -1391,6 +1391,11 @@ async def send_progress(
         "ticket_id": ticket.id,
         "department": ticket.department.short if ticket.department else "",
     }
+    if file and channel_of(chat) == "web" and file.get("file_id"):
+        # The web cannot show a Telegram file: the Telegram channel fetches it, then the
+        # message with the file is queued for the web chat (desk.webchat.fetched).
+        await webchat.queue_fetch(chat_id=chat, ticket_id=ticket.id, file=file, params=params)
+        return True
     if file:
         params.update(from_chat_id=actor.chat_id, message_id=file["message_id"])
     await enqueue(

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from models.department import TRIAGE_CODE
 from models.enterprise import Member
 from models.outbox import MessageLink, OutboxFile, OutboxMessage, OutboxStatus
-from models.webchat import SignInCode, WebChatMessage, WebIdentity
+from models.webchat import FileFetch, SignInCode, WebChatMessage, WebIdentity
 
 from .actors import Actor
 from .db import atomic
@@ -265,6 +265,8 @@ class WebPart:
     html: str
     buttons: list[list[list[str]]]  # rows of [label, callback data]
     edit_role: str | None = None
+    file_id: int | None = None  # an OutboxFile the page offers for download
+    file_name: str | None = None
 
 
 def as_dict(msg: WebChatMessage) -> dict[str, Any]:
@@ -277,11 +279,19 @@ def as_dict(msg: WebChatMessage) -> dict[str, Any]:
         "at": msg.created_at.isoformat(),
         "seq": msg.seq,
         "edited": msg.updated_at != msg.created_at,
+        "file": {"id": msg.file_id, "name": msg.file_name} if msg.file_id else None,
     }
 
 
-async def store_incoming(*, chat_id: int, html: str, now: dt.datetime) -> WebChatMessage:
-    """Keep what the enterprise typed in its history (already escaped by the caller)."""
+async def store_incoming(
+    *,
+    chat_id: int,
+    html: str,
+    now: dt.datetime,
+    file_id: int | None = None,
+    file_name: str | None = None,
+) -> WebChatMessage:
+    """Keep what the enterprise typed (or uploaded) in its history (escaped by the caller)."""
     return await WebChatMessage.create(
         chat_id=chat_id,
         direction="in",
@@ -290,6 +300,8 @@ async def store_incoming(*, chat_id: int, html: str, now: dt.datetime) -> WebCha
         created_at=now,
         updated_at=now,
         seq=next_seq(),
+        file_id=file_id,
+        file_name=file_name,
     )
 
 
@@ -340,6 +352,8 @@ async def deliver(row: OutboxMessage, parts: Sequence[WebPart], *, now: dt.datet
                 created_at=now,
                 updated_at=now,
                 seq=next_seq(),
+                file_id=part.file_id,
+                file_name=part.file_name,
             )
             touched.append(msg.id)
             links.append(msg.id)
@@ -404,3 +418,94 @@ async def store_upload(*, name: str, mime: str, data: bytes) -> dict[str, Any]:
         "size": len(data),
         "message_id": None,
     }
+
+
+async def may_download(*, chat_id: int, file_id: int) -> OutboxFile | None:
+    """A file a chat's history offers (its own upload, or one staff sent), else None."""
+    if not await WebChatMessage.exists(chat_id=chat_id, file_id=file_id):
+        return None
+    return await OutboxFile.get_or_none(id=file_id)
+
+
+# ---------------------------------------------------------------- files from Telegram staff
+
+FETCH_TRIES = 5
+FETCH_LEASE = dt.timedelta(seconds=60)
+FETCH_FAILED_NOTE = "（附件获取失败，请致电 25201111 索取）"
+
+
+async def queue_fetch(
+    *, chat_id: int, ticket_id: int | None, file: dict[str, Any], params: dict[str, Any]
+) -> FileFetch:
+    """Staff sent a file in Telegram for a web chat: the Telegram channel fetches it first."""
+    kind = str(file.get("kind") or "document")
+    name = str(file.get("name") or ("图片.jpg" if kind == "photo" else "附件"))
+    mime = str(
+        file.get("mime") or ("image/jpeg" if kind == "photo" else "application/octet-stream")
+    )
+    return await FileFetch.create(
+        tg_file_id=str(file["file_id"]),
+        name=name[:255],
+        mime=mime[:128],
+        chat_id=chat_id,
+        ticket_id=ticket_id,
+        params=params,
+    )
+
+
+async def due_fetches(*, now: dt.datetime, limit: int = 5) -> list[FileFetch]:
+    """Lease the fetches that are due (a compare-and-set on the lease, so workers share)."""
+    rows = (
+        await FileFetch.filter(state="pending")
+        .filter(not_before__isnull=True)
+        .order_by("id")
+        .limit(limit)
+    ) + (await FileFetch.filter(state="pending", not_before__lte=now).order_by("id").limit(limit))
+    taken = []
+    for row in rows[:limit]:
+        won = await FileFetch.filter(id=row.id, state="pending", not_before=row.not_before).update(
+            not_before=now + FETCH_LEASE
+        )
+        if won:
+            taken.append(row)
+    return taken
+
+
+async def fetched(fetch: FileFetch, *, data: bytes, now: dt.datetime) -> None:
+    """The file is here: keep it and queue the message that offers it in the web chat."""
+    async with atomic():
+        stored = await OutboxFile.create(name=fetch.name[:128], mime=fetch.mime, data=data)
+        params = dict(fetch.params, file_id=stored.id, name=fetch.name)
+        await enqueue(
+            chat_id=fetch.chat_id,
+            kind="progress_file",
+            params=params,
+            ticket_id=fetch.ticket_id,
+            link_role="progress",
+        )
+        await FileFetch.filter(id=fetch.id).update(state="done", error=None)
+
+
+async def fetch_failed(fetch: FileFetch, *, error: str, now: dt.datetime) -> None:
+    """Try again later; after ``FETCH_TRIES`` the enterprise gets the text with a note."""
+    attempts = fetch.attempts + 1
+    async with atomic():
+        if attempts < FETCH_TRIES:
+            await FileFetch.filter(id=fetch.id).update(
+                attempts=attempts,
+                not_before=now + dt.timedelta(seconds=30 * attempts),
+                error=error[:1000],
+            )
+            return
+        await FileFetch.filter(id=fetch.id).update(
+            attempts=attempts, state="failed", error=error[:1000]
+        )
+        params = dict(fetch.params)
+        params["text"] = (str(params.get("text") or "") + "\n" + FETCH_FAILED_NOTE).strip()
+        await enqueue(
+            chat_id=fetch.chat_id,
+            kind="progress",
+            params=params,
+            ticket_id=fetch.ticket_id,
+            link_role="progress",
+        )

@@ -417,6 +417,14 @@ def _copy_progress(p: dict[str, Any]) -> list[Op]:
     return [Copy(from_chat_id=p["from_chat_id"], message_id=p["message_id"], caption=caption)]
 
 
+def _progress_file(p: dict[str, Any]) -> list[Op]:
+    """A file staff sent, fetched by the desk (for a chat it cannot copy into: the web)."""
+    caption = T.PROGRESS_FILE.format(ref=p["ref"], department=escape(p.get("department") or ""))
+    if p.get("text"):
+        caption += "：" + escape(_take(p["text"], 700))
+    return [Document(file_id=int(p["file_id"]), caption=caption)]
+
+
 def _ticket_list(p: dict[str, Any]) -> list[Op]:
     items = p.get("items") or []
     if not items:
@@ -918,6 +926,7 @@ _RENDERERS: dict[str, Any] = {
     "transferred": _fmt(T.TRANSFERRED),
     "progress": _progress,
     "copy_progress": _copy_progress,
+    "progress_file": _progress_file,
     "followup_ok": _fmt(T.FOLLOWUP_OK),
     "cancelled": _fmt(T.CANCELLED),
     "reopened_ack": _fmt(T.REOPENED_ACK),

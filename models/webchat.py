@@ -58,6 +58,8 @@ class WebChatMessage(Model):
     role = fields.CharField(max_length=16, null=True)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
+    file_id = fields.BigIntField(null=True)  # an OutboxFile the page may download
+    file_name = fields.CharField(max_length=255, null=True)
     # Wall-clock nanoseconds of the last write: a page asks for what changed after the newest
     # it saw (new or edited), whichever worker wrote it.
     seq = fields.BigIntField(db_index=True)
@@ -65,3 +67,28 @@ class WebChatMessage(Model):
     class Meta:
         table = "web_chat_message"
         unique_together = (("outbox_id", "part"),)
+
+
+class FileFetch(Model):
+    """A file staff sent in Telegram for an enterprise on the web chat, to be fetched.
+
+    The web cannot show a Telegram file: the Telegram channel downloads it (``getFile``) into
+    an ``OutboxFile`` and then queues the message for the web chat. ``params`` is the message's
+    snapshot (reference, department, text). ``state``: ``pending`` → ``done`` or ``failed``.
+    """
+
+    id = fields.IntField(primary_key=True)
+    tg_file_id = fields.CharField(max_length=255)
+    name = fields.CharField(max_length=255)
+    mime = fields.CharField(max_length=128)
+    chat_id = fields.BigIntField()
+    ticket_id = fields.IntField(null=True)
+    params: dict = fields.JSONField(default=dict)
+    state = fields.CharField(max_length=8, default="pending", db_index=True)
+    attempts = fields.SmallIntField(default=0)
+    not_before = fields.DatetimeField(null=True)
+    error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "file_fetch"

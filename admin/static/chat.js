@@ -110,6 +110,15 @@
       }
       el.appendChild(box);
     }
+    if (m.file) {
+      const a = document.createElement("a");
+      a.href = "/chat/file/" + m.file.id;
+      a.textContent = "📎 下载：" + m.file.name;
+      a.className = "file";
+      a.setAttribute("download", m.file.name);
+      el.appendChild(document.createElement("br"));
+      el.appendChild(a);
+    }
     const meta = document.createElement("div");
     meta.className = "meta";
     meta.textContent = new Date(m.at).toLocaleString("zh-CN", { hour12: false }) + (m.edited ? "（已更新）" : "");

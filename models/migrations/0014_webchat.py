@@ -11,6 +11,25 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.CreateModel(
+            name='FileFetch',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('tg_file_id', fields.CharField(max_length=255)),
+                ('name', fields.CharField(max_length=255)),
+                ('mime', fields.CharField(max_length=128)),
+                ('chat_id', fields.BigIntField()),
+                ('ticket_id', fields.IntField(null=True)),
+                ('params', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('state', fields.CharField(default='pending', db_index=True, max_length=8)),
+                ('attempts', fields.SmallIntField(default=0)),
+                ('not_before', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('error', fields.TextField(null=True, unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'file_fetch', 'app': 'desk', 'pk_attr': 'id', 'table_description': 'A file staff sent in Telegram for an enterprise on the web chat, to be fetched.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='SignInCode',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -39,6 +58,8 @@ class Migration(migrations.Migration):
                 ('role', fields.CharField(null=True, max_length=16)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('updated_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('file_id', fields.BigIntField(null=True)),
+                ('file_name', fields.CharField(null=True, max_length=255)),
                 ('seq', fields.BigIntField(db_index=True)),
             ],
             options={'table': 'web_chat_message', 'app': 'desk', 'unique_together': (('outbox_id', 'part'),), 'pk_attr': 'id', 'table_description': "One message of a web chat, in either direction (the page's history)."},

@@ -143,6 +143,31 @@ async def test_web_enterprise_and_telegram_staff(
     await d.send(TAX1, "请提供出口报关单号和申报月份。", chat=TAX_G, reply_to=card.message_id)
     question = await shows(page, "报关单号")
 
+    # A file staff send in Telegram is fetched by the desk and offered on the web.
+    form = b"PK\x03\x04 spreadsheet"
+    await d.send(
+        TAX1,
+        "申报表模板",
+        chat=TAX_G,
+        reply_to=card.message_id,
+        document={
+            "file_name": "申报表.xlsx",
+            "mime_type": "application/vnd.ms-excel",
+            "data": form,
+        },
+    )
+    offered = await shows(page, "申报表模板")
+    link = offered.locator("a.file")
+    await link.wait_for(timeout=WAIT)
+    assert "申报表.xlsx" in (await link.text_content() or "")
+    response = await page.request.get(f"{base}{await link.get_attribute('href')}")
+    assert response.status == 200 and await response.body() == form
+    assert "attachment" in response.headers["content-disposition"]
+    other = await browser.new_page()  # not signed in: no file
+    response = await other.request.get(f"{base}{await link.get_attribute('href')}")
+    assert response.status == 401
+    await other.close()
+
     # The enterprise answers on the web (replying to that message); the group gets it.
     m = d.mark()
     await question.get_by_role("button", name="回复").click()

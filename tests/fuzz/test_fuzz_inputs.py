@@ -414,6 +414,16 @@ CASES: dict[str, list[Case]] = {
     "progress": [
         lambda f: {"ref": REF, "text": f.text, "ticket_id": f.id, "department": f.department}
     ],
+    "progress_file": [
+        lambda f: {
+            "ref": REF,
+            "text": f.caption,
+            "ticket_id": f.id,
+            "department": f.department,
+            "file_id": 9,
+            "name": f.text[:40],
+        }
+    ],
     "copy_progress": [
         lambda f: {
             "ref": REF,

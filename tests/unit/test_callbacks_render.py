@@ -303,6 +303,17 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
             {"ref": REF, "text": user, "ticket_id": 42, "department": base["department"]},
         ),
         (
+            "progress_file",
+            {
+                "ref": REF,
+                "text": user,
+                "ticket_id": 42,
+                "department": base["department"],
+                "file_id": 9,
+                "name": "申报表.xlsx",
+            },
+        ),
+        (
             "copy_progress",
             {
                 "ref": REF,
@@ -481,7 +492,7 @@ def test_every_kind_renders(kind: str, params: dict[str, Any]) -> None:
             assert label
             assert len(data.encode()) <= 64
             assert cb.parse(data) is not None, data
-    if kind not in {"copy", "copy_progress", "document"}:
+    if kind not in {"copy", "copy_progress", "document", "progress_file"}:
         assert all(isinstance(op, R.Send | R.Edit) for op in ops)
 
 

@@ -62,7 +62,7 @@ UPDATE outbox SET status = 'sending', locked_until = $4, attempts = outbox.attem
 FROM picked
 WHERE outbox.id = picked.id
   AND (outbox.status = 'pending' OR outbox.locked_until < $2)
-RETURNING outbox.id
+RETURNING outbox.*
 """
 
 
@@ -94,13 +94,12 @@ async def claim_batch(
     lease = now + dt.timedelta(seconds=lease_seconds)
     conn = connections.get("default")
     if conn.capabilities.dialect == "postgres":
-        rows = await conn.execute_query_dict(
+        _, rows = await conn.execute_query(
             _CLAIM_PG, [channel, now, max(0, limit), lease, max(0, privates), max(0, bulk)]
         )
-        ids = [int(r["id"]) for r in rows]
-        if not ids:
-            return []
-        leased = await OutboxMessage.filter(id__in=ids)
+        # The leased rows come back whole (RETURNING outbox.*), turned into models the way
+        # the ORM's own SELECT does: no second query for them.
+        leased = [OutboxMessage._init_from_db(**dict(r)) for r in rows]
         return sorted(leased, key=lambda r: (r.chat_id >= 0, r.bulk, r.id))  # groups first
     due = (
         Q(status=OutboxStatus.PENDING, not_before__isnull=True)

@@ -4,9 +4,12 @@ Runs ``desk run`` (``python -m bot.cli run``, configured through ``DESK_*`` vari
 subprocess, after ``desk init``, in two configurations:
 
 * SQLite (a temporary file), Telegram on in polling mode;
-* PostgreSQL (a fresh database) + Redis, Telegram on in webhook mode.
+* PostgreSQL (a fresh database) + Redis, Telegram on in webhook mode;
 
-In both the Telegram channel talks to the fake Bot API of ``tests/fakebot``, served by this
+and, for the first start of a new installation, on an empty SQLite file without ``desk init``
+(every migration applied at start-up; no load).
+
+In all of them the Telegram channel talks to the fake Bot API of ``tests/fakebot``, served by this
 process. Start-up is the time from spawning the process until ``/healthz`` answers 200 with the
 Telegram channel on (targets: ready ≤ 3 s). RSS is ``VmRSS`` of the process and its children
 from ``/proc`` (target ≤ 200 MB per worker), at idle and after a load of enterprises confirming
@@ -302,6 +305,40 @@ async def phases(db_url: str) -> dict[str, float]:
         await fake.stop()
 
 
+async def first_start(runs: int, idle: float) -> dict[str, Any]:
+    """``desk run`` on an empty SQLite file (no ``desk init``): it applies every migration."""
+    result: dict[str, Any] = {"label": "SQLite, first start (empty)", "ready": [], "rss_idle": []}
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="bench-footprint-first-") as tmp:
+            fake = FakeBotAPI(token=f"{random.randint(10**9, 2 * 10**9)}:BENCH")
+            await fake.start()
+            port = free_port()
+            env = desk_env(
+                f"sqlite://{tmp}/desk.sqlite3", fake=fake, port=port, webhook=False, redis_url=None
+            )
+            started = time.monotonic()
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "run",
+                cwd=ROOT,
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            try:
+                ready, _ = await wait_ready(port, proc, started)
+                result["ready"].append(ready)
+                await asyncio.sleep(idle)
+                result["rss_idle"].append(rss_kib(proc.pid) / 1024)
+            finally:
+                proc.terminate()
+                await proc.wait()
+                await fake.stop()
+    return result
+
+
 async def interpreter_start() -> float:
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
@@ -329,6 +366,7 @@ async def main() -> None:
             await measure("SQLite, polling", sqlite_url, webhook=False, redis_url=None, args=args)
         )
         split = await phases(sqlite_url)
+    first = await first_start(args.runs, args.idle)
     import asyncpg
 
     name = f"desk_footprint_{uuid.uuid4().hex[:8]}"
@@ -359,6 +397,9 @@ async def main() -> None:
         rdy = f"{statistics.median(ready):.2f} ({min(ready):.2f}–{max(ready):.2f})"
         load = f"{r['rss_load']:.0f}" if r["rss_load"] is not None else "-"
         print(f"{r['label']:30} {rdy:>22} {statistics.median(r['rss_idle']):14.0f} {load:>14}")
+    ready = first["ready"]
+    rdy = f"{statistics.median(ready):.2f} ({min(ready):.2f}–{max(ready):.2f})"
+    print(f"{first['label']:30} {rdy:>22} {statistics.median(first['rss_idle']):14.0f} {'-':>14}")
     print(
         f"targets: ready ≤ {READY_S:.0f} s, RSS ≤ {RSS_MB:.0f} MB per worker "
         "(RSS includes child processes; there are none today)"

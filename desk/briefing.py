@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Case, F, Q, Subquery, When
@@ -43,8 +43,10 @@ from models.ticket import OPEN_STATUSES, Ticket, TicketEvent, TicketStatus
 from . import stats
 from .errors import InvalidInput
 from .stats import Figures, Period, Ranked, Report
-from .topics import TopicReport, month_topics
 from .workflow import ACTION_LABELS, STATUS_LABELS
+
+if TYPE_CHECKING:
+    from .topics import TopicReport
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +320,10 @@ async def _gather(*, period: Period, now: dt.datetime, tz: ZoneInfo) -> _Data:
         raise InvalidInput("简报按月生成：请写月份，例如 /report 2026-11。")
     previous = _month_back(period, 1, tz)
     months = [_month_back(period, n, tz) for n in range(TREND_MONTHS - 1, -1, -1)]
+    # Imported here, not at the top: scipy (for the clustering) costs every worker ~11 MB and
+    # 0.1 s at start-up, and only the reports loop ever builds a briefing.
+    from .topics import month_topics
+
     # The clustering is CPU work in a thread: let it run while the database answers the rest.
     topics_task = asyncio.create_task(
         month_topics(start=period.start, end=period.end, max_topics=TOPICS_MAX)

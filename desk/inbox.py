@@ -47,7 +47,7 @@ UPDATE inbox_update SET status = 'working', locked_until = $3,
 FROM picked
 WHERE inbox_update.key = picked.key
   AND (inbox_update.status = 'pending' OR inbox_update.locked_until < $1)
-RETURNING inbox_update.key
+RETURNING inbox_update.*
 """
 
 
@@ -191,10 +191,11 @@ async def claim(
     lease = now + dt.timedelta(seconds=lease_seconds)
     conn = connections.get("default")
     if conn.capabilities.dialect == "postgres":
-        keys = [r["key"] for r in await conn.execute_query_dict(_CLAIM_PG, [now, limit, lease])]
-        if not keys:
-            return []
-        return await InboxUpdate.filter(key__in=keys).order_by("update_id")
+        _, rows = await conn.execute_query(_CLAIM_PG, [now, limit, lease])
+        # The leased rows come back whole (RETURNING inbox_update.*), turned into models the
+        # way the ORM's own SELECT does: no second query for them.
+        leased = [InboxUpdate._init_from_db(**dict(r)) for r in rows]
+        return sorted(leased, key=lambda r: r.update_id)
     due = Q(status="pending") | Q(status="working", locked_until__lt=now)
     # Only the oldest unfinished update of each chat is eligible (per-chat order), so a long
     # backlog in one chat cannot crowd the others out of a batch.

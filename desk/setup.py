@@ -19,7 +19,8 @@ from .worktime import seed_calendar
 def default_departments() -> list[dict[str, Any]]:
     """The departments shipped with the project (``desk/defaults/departments.yaml``)."""
     text = resources.files("desk").joinpath("defaults/departments.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
+    # libyaml's safe loader when PyYAML has it: the same data, several times faster.
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     assert isinstance(data, list)
     return data
 

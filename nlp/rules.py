@@ -33,6 +33,8 @@ import yaml
 
 from nlp.normalize import normalize, to_simplified
 
+SAFE_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 __all__ = [
     "DEFAULT_FALLBACK",
     "DEFAULT_RULES_PATH",
@@ -107,7 +109,9 @@ def compile_department(code: str, spec: Mapping[str, Any]) -> DepartmentRule:
 def load_default_rules(path: Path = DEFAULT_RULES_PATH) -> dict[str, Any]:
     """Read the project's default rules document (YAML)."""
     with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+        # libyaml's loader when PyYAML was built with it: the same document in a quarter of
+        # the time (the rules are read at every start-up, ~50 ms with the pure-Python one).
+        data = yaml.load(fh, Loader=SAFE_LOADER)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: rules document must be a mapping")
     return data

@@ -88,7 +88,8 @@ _FIELD_NAMES = {
 def default_items() -> list[dict[str, Any]]:
     """The starter catalog shipped with the project (``desk/defaults/guide.yaml``)."""
     text = resources.files("desk").joinpath("defaults/guide.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
+    # libyaml's loader when present: the catalog is read at every start (4x faster).
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     assert isinstance(data, list)
     return data
 

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 import aiohttp
+import pytest
 from conftest import TRIAGE_G, Desk, Dialog, bind_groups
 from fakebot import FakeBotAPI
 
@@ -24,6 +25,14 @@ from models.ticket import Draft
 from models.webchat import WebChatMessage
 
 NOW = dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    """This module runs on PostgreSQL too (its outbox claim is another statement)."""
+    return str(request.param)
+
+
 CODE = re.compile(r"验证码：?\s*(\d{6})")
 META = re.compile(r'name="csrf-token" content="([^"]+)"')
 

@@ -625,7 +625,6 @@ class Sender:
             else render(row.kind, row.params)
         )
         now = self.clock
-        last: int | None = None  # the last part's message: recorded with the row's delivery
         try:
             if digest:
                 message_id = await self._execute(row, ops[0])
@@ -644,10 +643,7 @@ class Sender:
                     await self._wait_for_slot(row)
                 first = False
                 message_id = await self._execute(row, op)
-                if index < len(ops) - 1:
-                    await self._record(functools.partial(outbox.mark_part_sent, row, message_id))
-                else:
-                    last = message_id
+                await self._record(functools.partial(outbox.mark_part_sent, row, message_id))
         except _Later as later:  # the parts sent so far are recorded; the rest follows later
             await outbox.mark_retry(
                 row, now=now(), delay=later.delay, error="rate limited", count_attempt=False
@@ -694,10 +690,7 @@ class Sender:
                 row, now=now(), delay=min(60.0, 2.0**row.attempts), error=str(exc)
             )
             return False
-        links = row.message_ids if last is None else [*row.message_ids, last]
-        await self._record(
-            lambda: outbox.mark_sent(row, now=now(), link_ids=links, message_id=last)
-        )
+        await self._record(lambda: outbox.mark_sent(row, now=now(), link_ids=row.message_ids))
         return True
 
     async def _unreachable(self, row: OutboxMessage, reason: str) -> None:

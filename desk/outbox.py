@@ -143,53 +143,26 @@ async def mark_part_sent(row: OutboxMessage, message_id: int) -> None:
     row.parts_done, row.message_ids = parts, ids  # only once written: a retry repeats nothing
 
 
-async def mark_sent(
-    row: OutboxMessage,
-    *,
-    now: dt.datetime,
-    link_ids: Sequence[int],
-    message_id: int | None = None,
-) -> None:
-    """Delivered: record it and link the delivered messages to the ticket.
-
-    Args:
-        row: the delivered row.
-        now: when it was delivered.
-        link_ids: Telegram message ids to link to the row's ticket (under its ``link_role``).
-        message_id: the last part, sent just now and not yet recorded with
-            :func:`mark_part_sent`: recorded in the same statement (one write per message
-            instead of two; a crash before it repeats that part either way).
-    """
-    parts, ids = row.parts_done, row.message_ids
-    if message_id is not None:
-        parts, ids = parts + 1, [*ids, message_id]
-    done = OutboxMessage.filter(id=row.id).update(
-        status=OutboxStatus.SENT,
-        sent_at=now,
-        locked_until=None,
-        error=None,
-        parts_done=parts,
-        message_ids=ids,
-    )
-    links = (
-        [
-            MessageLink(
-                chat_id=row.chat_id, message_id=mid, ticket_id=row.ticket_id, role=row.link_role
-            )
-            for mid in dict.fromkeys(link_ids)
-        ]
-        if row.ticket_id is not None and row.link_role
-        else []
-    )
-    if not links:
-        await done  # one statement: atomic on its own, no BEGIN/COMMIT round trips
-    else:
-        async with in_transaction():
-            await done
-            # A message already linked (a retry after a crash) keeps its link: INSERT … ON
-            # CONFLICT DO NOTHING on (chat_id, message_id), one statement for all of them.
-            await MessageLink.bulk_create(links, ignore_conflicts=True)
-    row.parts_done, row.message_ids = parts, ids
+async def mark_sent(row: OutboxMessage, *, now: dt.datetime, link_ids: Sequence[int]) -> None:
+    """Delivered: record it and link the delivered messages to the ticket."""
+    async with in_transaction():
+        await OutboxMessage.filter(id=row.id).update(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            locked_until=None,
+            error=None,
+            message_ids=row.message_ids,
+        )
+        if row.ticket_id is not None and row.link_role:
+            for mid in link_ids:
+                exists = await MessageLink.exists(chat_id=row.chat_id, message_id=mid)
+                if not exists:
+                    await MessageLink.create(
+                        chat_id=row.chat_id,
+                        message_id=mid,
+                        ticket_id=row.ticket_id,
+                        role=row.link_role,
+                    )
 
 
 async def mark_retry(

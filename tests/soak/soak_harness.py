@@ -212,6 +212,10 @@ def worker_env(
             "DESK_ADMIN_IDS": str(ADMIN_ID),
             "DESK_SENDER_INTERVAL": "0.2",
             "DESK_SCHEDULER_INTERVAL": "5",  # the scheduler runs too (its Redis lease: 10 s)
+            # The soaks count each message's outbox rows exactly (one draft per request);
+            # answer-first would add the guide's answer before some drafts. The guide's own
+            # dialogs are tested in tests/e2e/test_guide_chat.py and tests/desk.
+            "DESK_GUIDE_FIRST": "false",
             "DESK_LOG_LEVEL": "INFO",
         }
     )

@@ -636,20 +636,13 @@ async def _press(channel: WebChatChannel, actor: Actor, cid: str, data: dict[str
         or not await wc.owns_message(chat_id=actor.chat_id, message_id=mid)
     ):
         return "无效的操作。"  # forged or foreign: nothing runs
-    answer = ""
-
-    async def run() -> None:
-        nonlocal answer
-        answer = await press(channel.cfg, actor=actor, data=parsed)
-
     try:
         with update_scope(f"web:{actor.chat_id}:{cid}"):
-            await run()
+            return await press(channel.cfg, actor=actor, data=parsed)
     except AlreadyProcessed:
         return ""
     except DeskError as exc:
         return exc.message
-    return answer
 
 
 async def _run(

@@ -25,7 +25,6 @@ from models.ticket import (
     TicketMessage,
     TicketStatus,
 )
-from models.webchat import WebIdentity
 
 from . import guide, webchat
 from .actors import Actor
@@ -40,7 +39,6 @@ from .errors import (
     RateLimited,
 )
 from .notify import (
-    WEB_BASE,
     channel_of,
     department_card,
     department_choices,
@@ -246,9 +244,9 @@ async def _member_chat(ticket: Ticket) -> int | None:
     contact may use both channels), else the contact's own chat."""
     member = ticket.member if isinstance(ticket.member, Member) else await ticket.member
     if ticket.channel == "web" and channel_of(member.chat_id) != "web":
-        identity = await WebIdentity.get_or_none(phone=member.phone)
-        if identity is not None:
-            return WEB_BASE + identity.id
+        web = await webchat.chat_for_phone(member.phone)
+        if web is not None:
+            return web
     return member.chat_id
 
 
@@ -268,6 +266,20 @@ async def _tell_enterprise(
     params = await ticket_params(ticket, tz=cfg.tz)
     params.update(extra)
     await enqueue(chat_id=chat, kind=kind, params=params, ticket_id=ticket.id, link_role=link_role)
+
+
+async def _visit_done(cfg: DeskConfig, ticket: Ticket) -> None:
+    """The return visit's message, edited to show what the enterprise chose (no buttons)."""
+    await _tell_enterprise(
+        cfg,
+        ticket,
+        "visit",
+        link_role="visit",
+        edit=True,
+        done=True,
+        solved=ticket.rating_solved,
+        satisfaction=ticket.rating_satisfaction,
+    )
 
 
 async def say(*, chat_id: int, kind: str, **params: Any) -> None:
@@ -769,16 +781,7 @@ async def rate(cfg: DeskConfig, *, actor: Actor, ticket_id: int, choice: str) ->
             await PendingInput.create(
                 chat_id=actor.chat_id, user_id=actor.user_id, kind="reason", ticket=ticket
             )
-            await _tell_enterprise(
-                cfg,
-                ticket,
-                "visit",
-                link_role="visit",
-                edit=True,
-                done=True,
-                solved=ticket.rating_solved,
-                satisfaction=ticket.rating_satisfaction,
-            )
+            await _visit_done(cfg, ticket)
             await _tell_enterprise(cfg, ticket, "reopened_ack")
             await department_card(
                 ticket, tz=cfg.tz, edit=False, note="企业评价：" + _rating_text(ticket)
@@ -788,16 +791,7 @@ async def rate(cfg: DeskConfig, *, actor: Actor, ticket_id: int, choice: str) ->
             await _move(
                 ticket, "close", actor, now=now, rated_at=now, closed_at=now, close_reason="已评价"
             )
-            await _tell_enterprise(
-                cfg,
-                ticket,
-                "visit",
-                link_role="visit",
-                edit=True,
-                done=True,
-                solved=ticket.rating_solved,
-                satisfaction=ticket.rating_satisfaction,
-            )
+            await _visit_done(cfg, ticket)
             await department_card(
                 ticket, tz=cfg.tz, edit=True, note="企业评价：" + _rating_text(ticket)
             )

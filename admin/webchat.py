@@ -38,7 +38,7 @@ from aiohttp_session import get_session, new_session
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from desk import broadcast, guide, intake, matching, registration, tickets
+from desk import intake, registration, tickets
 from desk import webchat as wc
 from desk.actors import Actor
 from desk.context import DeskConfig
@@ -48,7 +48,7 @@ from desk.outbox import claim_batch, mark_retry
 from desk.validators import UPLOAD_MAX_BYTES, check_upload
 from handlers import callbacks as cb
 from handlers import render as R
-from handlers.dispatch import press
+from handlers.dispatch import press, private_command
 
 from .security import csrf_middleware, csrf_token, headers_middleware
 
@@ -600,30 +600,12 @@ async def _text(channel: WebChatChannel, actor: Actor, cid: str, data: dict[str,
 
 async def _command_or_text(cfg: DeskConfig, actor: Actor, text: str, reply_to: int | None) -> None:
     """A slash command does what it does in Telegram; anything else is a message."""
-    assert actor.chat_id is not None and actor.user_id is not None
-    stripped = text.strip()
-    match = re.fullmatch(r"/([a-z]+)(?:@\w+)?(?:\s+(.*))?", stripped, flags=re.S)
+    match = re.fullmatch(r"/([A-Za-z]+)(?:@\w+)?(?:\s+(.*))?", text.strip(), flags=re.S)
     if match is None:
         await intake.private_text(cfg, actor=actor, text=text, reply_to=reply_to)
         return
-    name, args = match.group(1), (match.group(2) or "").strip()
-    if name == "start":
-        await registration.start(actor=actor)
-    elif name == "tickets":
-        await tickets.list_tickets(cfg, actor=actor)
-    elif name == "guide":
-        await guide.show_menu(chat_id=actor.chat_id)
-    elif name == "subscribe":
-        await broadcast.show_subscriptions(user_id=actor.user_id, chat_id=actor.chat_id)
-    elif name in ("need", "offer"):
-        await matching.post(user_id=actor.user_id, chat_id=actor.chat_id, kind=name, text=args)
-    elif name == "cancel":
-        if not (
-            await registration.cancel(actor=actor) or await tickets.cancel_pending(actor=actor)
-        ):
-            await tickets.say(chat_id=actor.chat_id, kind="nothing_to_cancel")
-    else:
-        await tickets.say(chat_id=actor.chat_id, kind="unknown_command")
+    name, args = match.group(1).lower(), (match.group(2) or "").strip()
+    await private_command(cfg, actor=actor, name=name, args=args)
 
 
 async def _press(channel: WebChatChannel, actor: Actor, cid: str, data: dict[str, Any]) -> str:

@@ -1,12 +1,12 @@
-"""Pressed buttons, for every chat channel: callback data → one ``desk`` call.
+"""Pressed buttons and enterprises' commands, for every chat channel: one ``desk`` call each.
 
-Telegram's handlers and the web chat both call :func:`press`, so a button means the same and
-is checked the same way whichever channel showed it.
+Telegram's handlers and the web chat both call :func:`press` and :func:`private_command`, so a
+button or a command means the same and is checked the same way whichever channel showed it.
 """
 
 from __future__ import annotations
 
-from desk import broadcast, guide, manage, matching, tickets
+from desk import broadcast, guide, manage, matching, registration, tickets
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import DeskError
@@ -69,3 +69,39 @@ async def press(cfg: DeskConfig, *, actor: Actor, data: cb.Callback) -> str:
     if data.scope == "m" and data.action == "sup":
         return await manage.supervise(cfg, actor=actor, ticket_id=data.id)
     raise DeskError("无效的操作。")
+
+
+#: The commands of an enterprise's private chat (Telegram's private chat and the web chat).
+PRIVATE_COMMANDS = ("start", "tickets", "cancel", "guide", "subscribe", "need", "offer")
+
+
+async def private_command(cfg: DeskConfig, *, actor: Actor, name: str, args: str = "") -> None:
+    """Carry out ``/name args`` typed by ``actor`` in its private chat.
+
+    A name outside :data:`PRIVATE_COMMANDS` gets the "unknown command" reply.
+    """
+    assert actor.chat_id is not None
+    if name == "start":
+        await registration.start(actor=actor)
+    elif name == "tickets":
+        await tickets.list_tickets(cfg, actor=actor)
+    elif name == "cancel":
+        await cancel(actor=actor)
+    elif name == "guide":
+        await guide.show_menu(chat_id=actor.chat_id)
+    elif name == "subscribe":
+        assert actor.user_id is not None
+        await broadcast.show_subscriptions(user_id=actor.user_id, chat_id=actor.chat_id)
+    elif name in ("need", "offer"):
+        assert actor.user_id is not None
+        await matching.post(user_id=actor.user_id, chat_id=actor.chat_id, kind=name, text=args)
+    else:
+        await tickets.say(chat_id=actor.chat_id, kind="unknown_command")
+
+
+async def cancel(*, actor: Actor) -> None:
+    """``/cancel``: the registration dialog, else a pending question, else "nothing to cancel"."""
+    assert actor.chat_id is not None
+    if await registration.cancel(actor=actor) or await tickets.cancel_pending(actor=actor):
+        return
+    await tickets.say(chat_id=actor.chat_id, kind="nothing_to_cancel")

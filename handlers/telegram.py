@@ -24,13 +24,10 @@ from telegram.ext import (
 )
 
 from desk import (
-    broadcast,
     escalation,
-    guide,
     intake,
     manage,
     matching,
-    registration,
     tickets,
 )
 from desk.actors import Actor
@@ -39,6 +36,7 @@ from desk.errors import AlreadyProcessed, DeskError, InvalidInput
 from desk.refs import find_ref
 
 from . import callbacks as cb
+from . import dispatch
 from .dispatch import press
 
 log = logging.getLogger(__name__)
@@ -122,47 +120,19 @@ def _quoted_ref(update: Update, context: Ctx) -> str | None:
 
 
 @edge
-async def start(update: Update, context: Ctx) -> None:
-    await registration.start(actor=_actor(update))
-
-
-@edge
-async def my_tickets(update: Update, context: Ctx) -> None:
-    await tickets.list_tickets(_cfg(context), actor=_actor(update))
+async def private_command(update: Update, context: Ctx) -> None:
+    """An enterprise's command (``dispatch.PRIVATE_COMMANDS``), the same as in the web chat."""
+    msg = update.effective_message
+    assert msg is not None and msg.text is not None
+    name = msg.text.split(maxsplit=1)[0].lstrip("/").split("@", 1)[0].lower()
+    await dispatch.private_command(
+        _cfg(context), actor=_actor(update), name=name, args=" ".join(_args(context))
+    )
 
 
 @edge
 async def cancel(update: Update, context: Ctx) -> None:
-    actor = _actor(update)
-    if await registration.cancel(actor=actor) or await tickets.cancel_pending(actor=actor):
-        return
-    assert actor.chat_id is not None
-    await tickets.say(chat_id=actor.chat_id, kind="nothing_to_cancel")
-
-
-@edge
-async def guide_menu(update: Update, context: Ctx) -> None:
-    chat = update.effective_chat
-    assert chat is not None
-    await guide.show_menu(chat_id=chat.id)
-
-
-@edge
-async def subscribe(update: Update, context: Ctx) -> None:
-    actor = _actor(update)
-    assert actor.user_id is not None and actor.chat_id is not None
-    await broadcast.show_subscriptions(user_id=actor.user_id, chat_id=actor.chat_id)
-
-
-def _listing(kind: str) -> Handler:
-    @edge
-    async def post(update: Update, context: Ctx) -> None:
-        actor = _actor(update)
-        assert actor.user_id is not None and actor.chat_id is not None
-        text = " ".join(_args(context))
-        await matching.post(user_id=actor.user_id, chat_id=actor.chat_id, kind=kind, text=text)
-
-    return post
+    await dispatch.cancel(actor=_actor(update))
 
 
 @edge
@@ -460,13 +430,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
         app.add_handler(CommandHandler(name, callback, filters=new))
 
     # Private chat: commands first, then contact/files, then plain text, then unknown commands.
-    app.add_handler(CommandHandler("start", start, filters=private & new))
-    app.add_handler(CommandHandler("tickets", my_tickets, filters=private & new))
-    app.add_handler(CommandHandler("cancel", cancel, filters=private & new))
-    app.add_handler(CommandHandler("guide", guide_menu, filters=private & new))
-    app.add_handler(CommandHandler("subscribe", subscribe, filters=private & new))
-    app.add_handler(CommandHandler("need", _listing("need"), filters=private & new))
-    app.add_handler(CommandHandler("offer", _listing("offer"), filters=private & new))
+    app.add_handler(
+        CommandHandler(dispatch.PRIVATE_COMMANDS, private_command, filters=private & new)
+    )
     app.add_handler(CommandHandler("escalate", escalate, filters=new))
     app.add_handler(MessageHandler(private & new & filters.CONTACT, private_contact))
     app.add_handler(

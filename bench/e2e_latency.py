@@ -25,8 +25,14 @@ and sends each group's waiting cards as soon as the group's limits allow (as one
 message), and the same ideal sender when every card must be its own message. The acks to the
 enterprises (one per ticket) share the bot's 30 messages/s with the cards.
 
+With ``--workers N`` the desk is not in this process: N ``desk run`` worker processes (webhook
+mode, PostgreSQL + Redis, started as an operator starts them) share one webhook address, the
+fake round-robins its POSTs over them like a load balancer, and this process only runs the fake,
+the load and the measuring. That is how the desk scales past one core; on a machine with few
+cores the fake and the load compete with the workers for them.
+
     uv run python bench/e2e_latency.py [--rates 20,100,300] [--duration 10] [--drain 60]
-        [--sqlite] [--pg postgres://postgres@127.0.0.1:5432/postgres]
+        [--workers N] [--sqlite] [--pg postgres://postgres@127.0.0.1:5432/postgres]
         [--redis redis://127.0.0.1:6379/12]
 """
 
@@ -39,6 +45,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import random
 import re
 import sys
@@ -97,9 +104,55 @@ class Step:
     digests: int = 0
     sends: int = 0
     load_seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per part, load + drain
     ideal_digest: list[float] = field(default_factory=list)
     ideal_single: list[float] = field(default_factory=list)
     triaged: int = 0
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_snapshot(workers: list[int]) -> dict[str, float]:
+    """CPU seconds so far of this process, the desk workers, PostgreSQL and Redis.
+
+    PostgreSQL's backends come and go (a pool's connections live as long as the pool), so its
+    figure is the sum over the processes alive at both snapshots plus new ones: the CPU of a
+    backend that exited between them is missed (none does while a step runs).
+    """
+    return {
+        "bench": _cpu_of(os.getpid()),
+        "workers": sum(_cpu_of(p) for p in workers),
+        **{f"pg:{p}": _cpu_of(p) for p in _pids_named("postgres")},
+        "redis": sum(_cpu_of(p) for p in _pids_named("redis-server")),
+    }
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    used = {k: after[k] - before.get(k, 0.0) for k in ("bench", "workers", "redis")}
+    used["postgres"] = sum(v - before.get(k, 0.0) for k, v in after.items() if k.startswith("pg:"))
+    return used
 
 
 def pct(values: list[float], q: float) -> float:
@@ -242,35 +295,24 @@ async def run_step(
         return await post(update, *a, **kw)
 
     fake.post_webhook = timed_post  # type: ignore[method-assign]
-    port = _free_port()
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=db_url,
-        redis_url=redis_url,
-        telegram_token=fake.token,
-        telegram_api_url=fake.base_url,
-        admin_ids=frozenset({ADMIN_ID}),
-        http_host="127.0.0.1",
-        http_port=port,
-        webhook_url=f"http://127.0.0.1:{port}/tg/hook",
-        webhook_secret=SECRET,
-        scheduler_interval=3600,
+    desk = await (
+        WorkerDesk.start(fake, db_url, redis_url, args.workers, backend=backend, rate=rate)
+        if args.workers
+        else InProcessDesk.start(fake, db_url, redis_url)
     )
-    app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        route = app[CONFIG].router.route
+        route = desk.route
         codes = list(
             await Department.filter(active=True).order_by("id").values_list("code", flat=True)
         )
         groups = {code: -1_001_000_000_000 - i for i, code in enumerate(codes)}
         groups["TRIAGE"] = TRIAGE_CHAT
         drafts = await seed(n, pick_texts(route, codes), groups)
+        await desk.begin()
         members = dict(await Draft.all().values_list("id", "member__tg_user_id"))
         bot = fake.bot_user
         scheduled: dict[int, float] = {}  # update_id → when the 确认 was pressed
+        cpu_before = cpu_snapshot(desk.pids())
         start = time.monotonic()
         for i, draft_id in enumerate(drafts):
             due = start + i / rate
@@ -295,6 +337,7 @@ async def run_step(
             if (created >= n and len(seen) >= n) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
+        step.cpu = cpu_used(cpu_before, cpu_snapshot(desk.pids()))
 
         first: dict[str, float] = {}
         for chat in chats:
@@ -338,13 +381,135 @@ async def run_step(
         unsent = await OutboxMessage.filter(status__in=["pending", "sending"]).count()
         if unsent:
             log.info("%s %d/s: %d outbox rows still queued", backend, rate, unsent)
+        if desk.errors():
+            log.warning("%s %d/s: worker log errors:\n%s", backend, rate, "\n".join(desk.errors()))
     finally:
-        holder = getattr(app.get(SHARED), "holder", None)
-        await runner.cleanup()
+        holder = await desk.stop()
         await fake.stop()
         if redis_url:
             await _forget_redis(redis_url, token_id, list(posted), holder=holder)
     return step
+
+
+class InProcessDesk:
+    """The desk's aiohttp app in this process, as ``desk run`` has it."""
+
+    def __init__(self, app: web.Application, runner: web.AppRunner) -> None:
+        self.app, self.runner = app, runner
+        self.route = app[CONFIG].router.route
+
+    @classmethod
+    async def start(cls, fake: FakeBotAPI, db_url: str, redis_url: str | None) -> InProcessDesk:
+        port = _free_port()
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=db_url,
+            redis_url=redis_url,
+            telegram_token=fake.token,
+            telegram_api_url=fake.base_url,
+            admin_ids=frozenset({ADMIN_ID}),
+            http_host="127.0.0.1",
+            http_port=port,
+            webhook_url=f"http://127.0.0.1:{port}/tg/hook",
+            webhook_secret=SECRET,
+            scheduler_interval=3600,
+        )
+        app = create_app(settings)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return cls(app, runner)
+
+    async def begin(self) -> None:
+        """Already serving: the app started before the set-up (its migrations make the schema)."""
+
+    def errors(self) -> list[str]:
+        return []
+
+    def pids(self) -> list[int]:
+        return []  # the desk's CPU is this process's
+
+    async def stop(self) -> str | None:
+        """Stop the app; the scheduler lease holder id (to delete the lease it holds)."""
+        holder = getattr(self.app.get(SHARED), "holder", None)
+        await self.runner.cleanup()
+        return holder
+
+
+class WorkerDesk:
+    """N ``desk run`` processes behind one webhook address (``tests/soak``'s workers).
+
+    This process opens its own connection to the same database: for the set-up (migrations,
+    groups, enterprises and drafts, written before the workers start) and to read the results.
+    """
+
+    def __init__(self, workers: list[Any], route: Any) -> None:
+        self.workers, self.route = workers, route
+
+    @classmethod
+    async def start(
+        cls,
+        fake: FakeBotAPI,
+        db_url: str,
+        redis_url: str | None,
+        n: int,
+        *,
+        backend: str,
+        rate: int,
+    ) -> WorkerDesk:
+        from soak.soak_harness import Worker, free_port, worker_env
+
+        from bot import db
+        from desk.routing import build_router
+
+        if redis_url is None:
+            raise SystemExit("--workers needs PostgreSQL and Redis (several workers share them)")
+        await db.connect(db_url)
+        await db.prepare(db_url)
+        router, _ = await build_router()
+        log_dir = Path(tempfile.mkdtemp(prefix=f"bench-e2e-{backend}-{rate}-"))
+        workers = []
+        for i in range(n):
+            port = free_port()
+            env = worker_env(
+                fake=fake,
+                db_url=db_url,
+                redis_url=redis_url,
+                port=port,
+                # As the in-process desk: the scheduler idle, the guide as by default, quiet logs.
+                extra={
+                    "DESK_SCHEDULER_INTERVAL": "3600",
+                    "DESK_GUIDE_FIRST": "true",
+                    "DESK_SENDER_INTERVAL": "0.5",
+                    "DESK_LOG_LEVEL": "WARNING",
+                },
+            )
+            workers.append(Worker(name=f"w{i}", env=env, port=port, log_dir=log_dir))
+        desk = cls(workers, router.route)
+        fake.webhook_targets = [w.url for w in workers]
+        return desk
+
+    async def begin(self) -> None:
+        """Start the workers (after the set-up is written) and wait until all are ready."""
+        for w in self.workers:
+            await w.start()
+        await asyncio.gather(*(w.wait_ready() for w in self.workers))
+
+    def errors(self) -> list[str]:
+        return [f"{w.name}: {line}" for w in self.workers for line in w.log_errors()]
+
+    def pids(self) -> list[int]:
+        return [w.proc.pid for w in self.workers if w.proc is not None]
+
+    async def stop(self) -> str | None:
+        from bot import db
+
+        for w in self.workers:
+            if w.alive:
+                await w.terminate()
+            await w.ensure_stopped()
+        await db.close()
+        return None
 
 
 def _free_port() -> int:
@@ -413,6 +578,22 @@ def report(steps: list[Step], duration: float) -> None:
         "needs its ack too, so from 15 tickets/s on the bot's 30/s binds unless cards go "
         "first."
     )
+    cores = os.cpu_count() or 1
+    print(
+        f"\nCPU per ticket (user + system, from the first 确认 to the last card; this machine "
+        f"has {cores} cores, and every part below shares them):"
+    )
+    for s in steps:
+        if not s.cpu or not s.messages:
+            continue
+        total = sum(s.cpu.values())
+        parts = ", ".join(
+            f"{name} {1000 * sec / s.messages:.1f} ms" for name, sec in s.cpu.items() if sec > 0
+        )
+        print(
+            f"  {s.backend} {s.rate}/s: {1000 * total / s.messages:.1f} ms ({parts}); "
+            f"{cores} cores at this cost serve at most {cores * s.messages / total:.0f} tickets/s"
+        )
     for s in steps:
         if s.triaged:
             print(f"note: {s.backend} {s.rate}/s: {s.triaged} tickets went to triage")
@@ -441,6 +622,12 @@ async def main() -> None:
         default="redis://127.0.0.1:6379/12",
         help="a Redis database the tests do not flush (they use 15)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run the desk as N `desk run` processes behind one webhook address (PostgreSQL)",
+    )
     parser.add_argument("--sqlite", action="store_true", help="also run every step on SQLite")
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
     args = parser.parse_args()
@@ -457,7 +644,8 @@ async def main() -> None:
                 await admin.execute(f'CREATE DATABASE "{name}"')
                 try:
                     url = args.pg.rsplit("/", 1)[0] + f"/{name}"
-                    steps.append(await run_step("PostgreSQL", url, args.redis, rate, args))
+                    label = f"PG x{args.workers}w" if args.workers else "PostgreSQL"
+                    steps.append(await run_step(label, url, args.redis, rate, args))
                 finally:
                     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 print(f"PostgreSQL {rate}/s done", flush=True)

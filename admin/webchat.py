@@ -28,7 +28,7 @@ from datetime import datetime
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp_jinja2
@@ -167,8 +167,18 @@ def to_parts(ops: Sequence[R.Op], *, name: str | None = None) -> list[wc.WebPart
 # ---------------------------------------------------------------- the channel
 
 
+class PageBus(Protocol):
+    """Tells the other workers that a chat's history changed (``bot.shared.RedisBus``)."""
+
+    async def publish(self, chat_id: int) -> None: ...
+
+
 class WebChatChannel:
     """Delivers the outbox's ``web`` rows into chat histories and wakes the open pages.
+
+    Pages held by this worker are woken directly; with a ``bus`` (set by the composition root
+    when Redis is configured) so are pages held by the other workers, through
+    :meth:`tell_pages` on their side.
 
     Started and stopped by the composition root (``bot.app``), after the database is open.
     """
@@ -194,6 +204,7 @@ class WebChatChannel:
         # Set by the composition root when Telegram runs: wakes its sender after a web message
         # queued Telegram messages (a card for the department), instead of its next look.
         self.on_outbox: Callable[[], None] | None = None
+        self.bus: PageBus | None = None
 
     def wake_telegram(self) -> None:
         if self.on_outbox is not None:
@@ -216,7 +227,8 @@ class WebChatChannel:
             if not pages:
                 del self._pages[chat_id]
 
-    def _tell_pages(self, chat_id: int) -> None:
+    def tell_pages(self, chat_id: int) -> None:
+        """Wake this worker's open pages of ``chat_id`` (they read what is new)."""
         for event in self._pages.get(chat_id, ()):
             event.set()
 
@@ -271,6 +283,7 @@ class WebChatChannel:
         """Deliver what is due; whether anything was."""
         now = self.clock()
         rows = await claim_batch(now=now, limit=0, private_limit=100, bulk_limit=50, channel="web")
+        delivered: set[int] = set()
         for row in rows:
             try:
                 parts = to_parts(R.render(row.kind, row.params), name=row.params.get("name"))
@@ -279,7 +292,11 @@ class WebChatChannel:
                 log.exception("web chat message %s could not be stored", row.id)
                 await mark_retry(row, now=now, delay=5, error=repr(exc))
                 continue
-            self._tell_pages(row.chat_id)
+            self.tell_pages(row.chat_id)
+            delivered.add(row.chat_id)
+        if self.bus is not None:
+            for chat_id in delivered:
+                await self.bus.publish(chat_id)
         return bool(rows)
 
 

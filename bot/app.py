@@ -28,7 +28,7 @@ from . import db
 from .metrics import Metrics
 from .metrics import handle as metrics_handle
 from .settings import Settings
-from .shared import Shared, make_shared
+from .shared import RedisBus, Shared, make_shared
 from .telegram_channel import TelegramChannel
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,21 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _webchat(app: web.Application) -> AsyncIterator[None]:
     channel = app[WEBCHAT]
+    settings = app[SETTINGS]
+    bus = RedisBus(settings.redis_url) if settings.redis_url else None
+    listener = None
+    if bus is not None:
+        # Several workers: a page open on one hears what another delivered, at once.
+        channel.bus = bus
+        listener = asyncio.create_task(bus.listen(channel.tell_pages), name="webchat-bus")
     await channel.start()
     yield
     await channel.stop()
+    if listener is not None and bus is not None:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await bus.close()
 
 
 async def _telegram(app: web.Application) -> AsyncIterator[None]:

@@ -6,10 +6,12 @@ processed-update marker, tickets, the outbox) are always in the database.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -170,6 +172,84 @@ class RedisShared:
         return bool(await self.redis.ping())
 
     async def close(self) -> None:
+        await self.redis.aclose()
+
+
+class RedisBus:
+    """Redis pub/sub between workers: "chat N has something new" for the web chat's pages.
+
+    The worker that delivered a web chat message tells its own pages directly and the others
+    through this bus, so a page whose socket is held by another worker shows the message at
+    once instead of at its next look (every few seconds, which stays the fallback: a message
+    published while Redis is down, or while a listener reconnects, is only late, never lost).
+    """
+
+    def __init__(self, url: str, *, topic: str = "desk:webchat", retry_after: float = 2.0) -> None:
+        self.redis: Redis = Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2
+        )
+        self.topic = topic
+        self.origin = uuid.uuid4().hex[:12]  # a worker ignores its own announcements
+        self.retry_after = retry_after
+        self._down = False
+        self._skip_until = 0.0  # monotonic; no publishing before it, after a failure
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def publish(self, chat_id: int) -> None:
+        """Announce ``chat_id`` without waiting for Redis: the delivery loop that calls this
+        must not stall on a Redis that hangs (a publish may take its 2 s socket timeout)."""
+        if time.monotonic() < self._skip_until or len(self._sending) > 1000:
+            return  # the pages' own looks bring the message
+        task = asyncio.create_task(self._publish(chat_id))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _publish(self, chat_id: int) -> None:
+        try:
+            await self.redis.publish(self.topic, f"{self.origin}:{chat_id}")
+        except (RedisError, OSError) as exc:
+            self._skip_until = time.monotonic() + self.retry_after
+            self._trouble(exc, "publish")
+
+    async def listen(self, on_chat: Callable[[int], None]) -> None:
+        """Call ``on_chat`` for every chat another worker announces; runs until cancelled,
+        subscribing again after Redis went away."""
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.topic)
+                if self._down:
+                    self._down = False
+                    log.info("web chat bus: Redis answers again; pages hear other workers at once")
+                while True:
+                    # A bounded wait returns None when idle (waiting without one would meet the
+                    # client's 2 s socket timeout: an idle subscription is not a failure).
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    origin, _, chat = str(message["data"]).partition(":")
+                    if origin != self.origin and chat.lstrip("-").isdigit():
+                        on_chat(int(chat))
+            except (RedisError, OSError) as exc:
+                self._trouble(exc, "subscribe")
+            finally:
+                await pubsub.aclose()
+            await asyncio.sleep(self.retry_after)
+
+    def _trouble(self, exc: Exception, what: str) -> None:
+        if not self._down:
+            self._down = True
+            log.warning(
+                "web chat bus: no Redis (%s during %s); pages see other workers' messages at "
+                "their next look until it answers again",
+                exc,
+                what,
+            )
+
+    async def close(self) -> None:
+        for task in list(self._sending):
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
         await self.redis.aclose()
 
 

@@ -236,3 +236,44 @@ async def test_refusals_and_idempotence(desk: Desk, fake: FakeBotAPI, dialog: Di
         assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
         assert ws.close_code == 1001 or msg.data == 1001
         await stopping
+
+
+async def test_a_page_hears_another_worker_at_once(
+    fake: FakeBotAPI, dialog: Dialog, db_url: str, redis_url: str, monkeypatch: Any
+) -> None:
+    """With Redis, a message another worker delivered reaches a page held by this one through
+    the bus, long before the page's own look; with Redis gone, the look still brings it."""
+    import admin.webchat as web_module
+    from bot.shared import RedisBus
+
+    monkeypatch.setattr(web_module, "LOOK_EVERY", 30.0)  # only the bus can be in time
+    desk = Desk(fake=fake, db_url=db_url, webhook=False, redis_url=redis_url)
+    await desk.start()
+    other = RedisBus(redis_url)  # what the other worker publishes with, after its delivery
+    try:
+        base = f"http://127.0.0.1:{desk.port}"
+        await bind_groups(dialog)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            _, ws = await signed_in(http, base, dialog, "13900005555")
+            await frames_until(ws, has_text("企业名称"))
+            await asyncio.sleep(0.3)  # the page's pusher is waiting now
+            chat = (await WebChatMessage.all().order_by("id").first()).chat_id  # type: ignore[union-attr]
+            row = await OutboxMessage.create(  # leased by the other worker
+                channel="web", chat_id=chat, kind="error", params={}, status=OutboxStatus.SENDING
+            )
+            await wc.deliver(row, [wc.WebPart(html="另一进程刚送达", buttons=[])], now=NOW)
+            started = asyncio.get_running_loop().time()
+            await other.publish(chat)
+            async with asyncio.timeout(5):  # far below the 30 s look
+                await frames_until(ws, has_text("另一进程刚送达"))
+            assert asyncio.get_running_loop().time() - started < 5
+            # Its own announcements and garbage on the topic are ignored, nothing breaks.
+            await other.redis.publish(other.topic, "nonsense")
+            await ws.close()
+        # A bus whose Redis is gone: publishing is only logged, delivery is not affected.
+        gone = RedisBus("redis://127.0.0.1:1/0", retry_after=0.1)
+        await gone.publish(chat)
+        await gone.close()
+    finally:
+        await other.close()
+        await desk.stop()

@@ -101,7 +101,8 @@ class _State(State):
     def clone(self) -> State:
         copy = _State.__new__(_State)
         copy.models = {key: model.clone() for key, model in self.models.items()}
-        copy._template = self.__dict__.get("apps") or self._template
+        apps = self.__dict__.get("apps")  # not rendered yet on a copy
+        copy._template = apps if apps is not None else self._template
         return copy
 
     def __getattr__(self, name: str) -> Any:

@@ -326,7 +326,10 @@ async def answer(cfg: DeskConfig, *, actor: Actor, text: str) -> None:
             return
         parts = dict(report.parts or {})
         part = _part(report, n)
-        part["text"] = "" if clean.lower() in SKIP_WORDS else clean
+        if clean.lower() not in SKIP_WORDS:
+            part["text"] = clean
+        elif not part["files"]:  # 无 after attachments keeps their caption as the text
+            part["text"] = ""
         parts[str(n)] = part
         report.parts = parts
         report.author_user_id, report.author_name = actor.user_id, actor.name

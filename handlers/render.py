@@ -380,7 +380,7 @@ def _liaison_ask(p: dict[str, Any]) -> list[Op]:
         )
         lines.append(T.LIAISON_ASK_EDITING.format(dropped=dropped))
     if p.get("current"):
-        lines.append(T.LIAISON_ASK_CURRENT.format(current=escape(_clip(str(p["current"]), 1500))))
+        lines.append(T.LIAISON_ASK_CURRENT.format(current=escape(_clip(str(p["current"]), 1000))))
     if p.get("files") and not p.get("editing"):
         lines.append(T.LIAISON_ASK_FILES.format(files=int(p["files"])))
     return [Send(text="\n".join(lines))]

@@ -60,6 +60,16 @@ class ClockedDesk(Desk):
         return self.runner.app[CONFIG]
 
 
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def db_kind(request: pytest.FixtureRequest) -> str:  # drives db_url (tests/conftest.py)
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 async def desk(fake: FakeBotAPI, db_url: str) -> AsyncIterator[ClockedDesk]:
     running = ClockedDesk(fake=fake, db_url=db_url, webhook=False)

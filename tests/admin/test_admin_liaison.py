@@ -58,7 +58,7 @@ async def reports() -> tuple[LiaisonReport, LiaisonReport, LiaisonReport]:
 
 
 async def test_office_reads_and_reopens(site: Site, browser: Any) -> None:
-    tax, env, hrs = await reports()
+    tax, env, _ = await reports()
     page = await login(browser, site, "office")
     assert "联络员报送" in (await page.text_content("header.top nav") or "")
     await page.goto(f"{site.base}/liaison?month=2026-12")

@@ -91,7 +91,8 @@ async def grant(cfg: DeskConfig, *, actor: Actor, role: str, user_id: int, name:
                     role="admin",
                     action="role.grant",
                     target=f"{name}（Telegram {user_id}）",
-                    data={"role": granted.value, "via": "telegram", "department_code": dept},
+                    data={"role": granted.value, "via": "telegram"}
+                    | ({"department_code": dept} if dept else {}),
                 )
             message = f"已授予 {name} {ROLE_LABELS[granted]}（{granted.value}）角色。"
             if dept:

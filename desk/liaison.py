@@ -291,9 +291,30 @@ async def _closed(session: LiaisonSession, report: LiaisonReport, chat_id: int) 
     return True
 
 
+async def _still_liaison(user_id: int) -> None:
+    """End the dialog of someone whose role was revoked (or moved) since it began.
+
+    Raises:
+        NotAllowed: no longer a liaison of the report's department (the draft stays).
+    """
+    session = await LiaisonSession.get_or_none(user_id=user_id)
+    if session is None:
+        return
+    report = await LiaisonReport.get_or_none(id=session.report_id)
+    grant = await liaison_grant(user_id)
+    if report is None or grant is None or grant.department_code != report.department_code:
+        await LiaisonSession.filter(user_id=user_id).delete()
+        raise NotAllowed(NOT_LIAISON)
+
+
 async def answer(cfg: DeskConfig, *, actor: Actor, text: str) -> None:
-    """A text in the dialog: the answer to the part being asked (``无`` leaves it empty)."""
+    """A text in the dialog: the answer to the part being asked (``无`` leaves it empty).
+
+    Raises:
+        NotAllowed: the role was revoked since the dialog began (the dialog ends).
+    """
     assert actor.user_id is not None and actor.chat_id is not None
+    await _still_liaison(actor.user_id)
     async with atomic():
         found = await _session(actor.user_id)
         if found is None:
@@ -355,8 +376,10 @@ async def attach(
 
     Raises:
         InvalidInput: a file the desk does not take, too many files, or no part being asked.
+        NotAllowed: the role was revoked since the dialog began (the dialog ends).
     """
     assert actor.user_id is not None and actor.chat_id is not None
+    await _still_liaison(actor.user_id)
     check_upload(file)
     async with atomic():
         found = await _session(actor.user_id)

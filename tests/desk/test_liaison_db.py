@@ -140,6 +140,20 @@ async def test_dialog_edges_and_submission(db: str) -> None:
     assert await liaison.briefing_rows(month="2026-11", tz=SH) is None
 
 
+async def test_revoked_liaison_leaves_the_dialog(db: str) -> None:
+    await RoleGrant.create(user_id=5001, role="liaison", name="刘", department_code="TAX")
+    cfg = cfg_at(dt.datetime(2026, 12, 21, 10, tzinfo=SH))
+    me = person(5001)
+    await liaison.start(cfg, actor=me)
+    await liaison.answer(cfg, actor=me, text="第一部分内容")
+    await RoleGrant.filter(user_id=5001).delete()  # /revoke liaison
+    with pytest.raises(NotAllowed):
+        await liaison.answer(cfg, actor=me, text="第二部分内容")
+    assert not await liaison.in_progress(5001)  # later texts are no longer the report's
+    report = await LiaisonReport.get(department_code="TAX")
+    assert report.parts == {"1": {"text": "第一部分内容", "files": []}}  # the draft stays
+
+
 async def test_reminders_follow_the_calendar(db: str) -> None:
     """September 2025: the 28th is a Sunday made a working day (调休) before National Day."""
     await groups()

@@ -21,6 +21,7 @@ from . import (
     pages_config,
     pages_directory,
     pages_guide,
+    pages_liaison,
     pages_matching,
     pages_tickets,
     views,
@@ -79,6 +80,7 @@ def create_admin_app(
         pages_guide,
         pages_broadcast,
         pages_matching,
+        pages_liaison,
     ):
         pages.setup(app)
     app.router.add_static("/static", HERE / "static", name="static")

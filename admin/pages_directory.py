@@ -237,6 +237,7 @@ async def grant_create(request: web.Request) -> web.StreamResponse:
             role=str(data.get("role", "manager")),
             user_id=directory.parse_tg_user_id(form["user_id"]),
             name=form["name"],
+            department_code=str(data.get("department_code", "")) or None,
         )
     except DeskError as exc:
         return await _users_page(request, grant_error=exc.message, grant_form=form, status=400)

@@ -19,7 +19,7 @@ from aiohttp import web
 from admin import create_admin_app
 from admin.auth import FIRST_ADMIN_HINT, has_admin
 from admin.webchat import WebChatChannel, create_chat_app
-from desk import escalation, manage, tickets, webchat
+from desk import escalation, liaison, manage, tickets, webchat
 from desk.context import DeskConfig, utcnow
 from desk.routing import RouterHolder
 from desk.worktime import calendar_key, load_calendar, missing_years
@@ -135,6 +135,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                     steps = await escalation.scan(cfg)
                     await escalation.warn_missing_calendar(cfg)
                     digests = await manage.daily_digests(cfg)
+                    digests += await liaison.tick(cfg)  # liaison officers' monthly reports
                     if digests and CHANNEL in app:
                         app[CHANNEL].sender.wake()
                     if closed or steps:

@@ -8,7 +8,7 @@ escalated and commented tickets), clusters the month's requests for “每月一
 
 Sections: 一、总体情况 · 二、各部门受理量及趋势 · 三、部门考核排名 · 四、超期及升级督办工单 ·
 五、企业评价与意见 · 六、“每月一题”候选 · then any section from :func:`liaison_section`
-(liaison officers' reports: a later issue, nothing yet).
+(七、联络员信息报送, when the month has liaison officers or reports).
 
 ``tickets_workbook`` writes the month's tickets and their events to an xlsx file (openpyxl in
 write-only mode, read and written in pages).
@@ -123,12 +123,23 @@ class Section:
 
 
 async def liaison_section(*, period: Period, tz: ZoneInfo) -> Section | None:
-    """HOOK for the section built from liaison officers' reports (联络员走访, a later issue).
+    """The section 联络员信息报送 built from the liaison officers' reports (``desk.liaison``).
 
-    Returns ``None`` until those reports exist; the briefing then has no such section. When it
-    returns a :class:`Section`, the section is printed after “每月一题” with the next number.
+    ``None`` when the period's month has no liaisons and no reports; the briefing then has no
+    such section. Printed after “每月一题” with the next number.
     """
-    return None
+    from .liaison import briefing_rows, month_key
+
+    found = await briefing_rows(month=month_key(period.start.astimezone(tz).date()), tz=tz)
+    if found is None:
+        return None
+    paragraphs, rows = found
+    return Section(
+        title="联络员信息报送",
+        paragraphs=paragraphs,
+        header=["部门", "联络员", "状态", "提交时间"],
+        rows=rows,
+    )
 
 
 # ---------------------------------------------------------------- what the briefing reads

@@ -26,7 +26,7 @@ from models.staff import ROLE_LABELS, Role, RoleGrant
 from models.ticket import OPEN_STATUSES, Ticket, TicketStatus
 from models.webuser import WEB_ROLE_LABELS, LoginFailure, WebRole, WebUser
 
-from . import audit
+from . import audit, liaison
 from .audit import Editor
 from .db import atomic
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -538,6 +538,7 @@ class GrantRow:
     name: str
     granted_by: int | None
     granted_at: dt.datetime
+    department_code: str = ""  # a liaison officer's department
 
 
 async def list_role_grants() -> list[GrantRow]:
@@ -556,6 +557,7 @@ async def list_role_grants() -> list[GrantRow]:
                 name=g.name,
                 granted_by=g.granted_by,
                 granted_at=g.granted_at,
+                department_code=g.department_code or "",
             )
         )
     return rows
@@ -581,16 +583,22 @@ def parse_tg_user_id(raw: str) -> int:
     return int(text)
 
 
-async def grant_role(*, who: Editor, role: str, user_id: int, name: str = "") -> GrantRow:
+async def grant_role(
+    *, who: Editor, role: str, user_id: int, name: str = "", department_code: str | None = None
+) -> GrantRow:
     """Grant a Telegram user a role from the web (``role.grant``).
 
+    A liaison officer (``liaison``) needs an active department (``department_code``).
+
     Raises:
-        InvalidInput: an unknown role, a bad user id, a name too long.
+        InvalidInput: an unknown role, a bad user id, a name too long, a liaison without an
+            active department.
         Conflict: the user holds the role already (nothing changes).
     """
     granted = _tg_role(role)
     if not 0 < user_id < TG_ID_MAX:
         raise InvalidInput("Telegram 用户 ID 须为正整数。")
+    dept = await liaison.check_department(department_code) if granted == Role.LIAISON else None
     clean = " ".join(strip_controls(name).split())
     if len(clean) > 128:
         raise InvalidInput("姓名不能超过 128 个字。")
@@ -599,10 +607,13 @@ async def grant_role(*, who: Editor, role: str, user_id: int, name: str = "") ->
         raise Conflict(f"用户 {user_id} 已是{label}，无需重复授予。")
     try:
         async with atomic():
-            grant = await RoleGrant.create(user_id=user_id, role=granted.value, name=clean)
-            await audit.log(
-                who, "role.grant", f"tg:{user_id}", {"role": granted.value, "name": clean}
+            grant = await RoleGrant.create(
+                user_id=user_id, role=granted.value, name=clean, department_code=dept
             )
+            data = {"role": granted.value, "name": clean}
+            if dept:
+                data["department_code"] = dept
+            await audit.log(who, "role.grant", f"tg:{user_id}", data)
     except IntegrityError:
         raise Conflict(f"用户 {user_id} 已是{label}，无需重复授予。") from None
     return GrantRow(
@@ -612,6 +623,7 @@ async def grant_role(*, who: Editor, role: str, user_id: int, name: str = "") ->
         name=grant.name,
         granted_by=None,
         granted_at=grant.granted_at,
+        department_code=dept or "",
     )
 
 

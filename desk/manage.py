@@ -20,7 +20,7 @@ from models.staff import ROLE_LABELS, Role, RoleGrant
 from models.system import ReportJob
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
 
-from . import audit, stats
+from . import audit, liaison, stats
 from .actors import Actor
 from .context import DeskConfig
 from .db import atomic, claim_rows
@@ -73,11 +73,17 @@ async def grant(cfg: DeskConfig, *, actor: Actor, role: str, user_id: int, name:
     if not cfg.is_admin(actor.user_id):
         raise NotAllowed("只有管理员可以授予角色。")
     granted = _role(role)
+    # A liaison officer belongs to the department of the group where the role is granted.
+    dept = await liaison.grant_department(actor.chat_id) if granted == Role.LIAISON else None
     async with atomic():
         try:
             async with atomic():
                 await RoleGrant.create(
-                    user_id=user_id, role=granted, name=name[:128], granted_by=actor.user_id
+                    user_id=user_id,
+                    role=granted,
+                    name=name[:128],
+                    granted_by=actor.user_id,
+                    department_code=dept,
                 )
                 await audit.record(
                     at=cfg.now(),
@@ -85,9 +91,12 @@ async def grant(cfg: DeskConfig, *, actor: Actor, role: str, user_id: int, name:
                     role="admin",
                     action="role.grant",
                     target=f"{name}（Telegram {user_id}）",
-                    data={"role": granted.value, "via": "telegram"},
+                    data={"role": granted.value, "via": "telegram"}
+                    | ({"department_code": dept} if dept else {}),
                 )
             message = f"已授予 {name} {ROLE_LABELS[granted]}（{granted.value}）角色。"
+            if dept:
+                message += f"所属部门：{dept}。请其私聊机器人发送 /liaison 报送每月信息。"
         except IntegrityError:
             message = f"{name} 已是{ROLE_LABELS[granted]}，无需重复授予。"
         await enqueue(chat_id=actor.chat_id, kind="info", params={"message": message})

@@ -351,6 +351,106 @@ def _match_connected(p: dict[str, Any]) -> list[Op]:
     return [Send(text=T.MATCH_CONNECTED.format(**values))]
 
 
+# ---------------------------------------------------------------- liaison officers
+
+
+def _liaison_ask(p: dict[str, Any]) -> list[Op]:
+    lines = []
+    if p.get("first"):
+        lines.append(
+            T.LIAISON_WELCOME.format(
+                department=escape(str(p.get("department") or "")),
+                month=escape(str(p.get("month") or "")),
+                total=int(p.get("total") or 7),
+            )
+        )
+    if p.get("error"):
+        lines.append(T.ERROR.format(message=escape(str(p["error"]))))
+    lines.append(
+        T.LIAISON_ASK.format(
+            n=int(p["n"]),
+            total=int(p.get("total") or 7),
+            title=escape(str(p["title"])),
+            hint=escape(str(p["hint"])),
+        )
+    )
+    if p.get("editing"):
+        dropped = (
+            f"，原有 {int(p['dropped'])} 个附件已清除，可重新发送" if p.get("dropped") else ""
+        )
+        lines.append(T.LIAISON_ASK_EDITING.format(dropped=dropped))
+    if p.get("current"):
+        lines.append(T.LIAISON_ASK_CURRENT.format(current=escape(_clip(str(p["current"]), 1000))))
+    if p.get("files") and not p.get("editing"):
+        lines.append(T.LIAISON_ASK_FILES.format(files=int(p["files"])))
+    return [Send(text="\n".join(lines))]
+
+
+def _liaison_review(p: dict[str, Any]) -> list[Op]:
+    locked = bool(p.get("locked"))
+    head = T.LIAISON_REVIEW.format(
+        department=escape(str(p.get("department") or "")),
+        month=escape(str(p.get("month") or "")),
+        state="已提交" if locked else "草稿",
+    )
+    body = []
+    for n, (title, text, files) in enumerate(p.get("parts") or [], 1):
+        extra = f"（附件 {int(files)} 个）" if files else ""
+        body.append(f"{n}. {title}{extra}：{_clip(str(text), 600) if text else '无'}")
+    if locked:
+        tail = T.LIAISON_REVIEW_LOCKED.format(
+            submitted_at=escape(str(p.get("submitted_at") or "")),
+            author=escape(str(p.get("author") or "")),
+        )
+        rows: Buttons | None = None
+    else:
+        tail = T.LIAISON_REVIEW_DRAFT.format(due=escape(str(p.get("due") or "")))
+        rid = int(p["report_id"])
+        edits = [
+            (T.LIAISON_BTN_EDIT.format(n=n), cb.liaison(rid, "edit", str(n)))
+            for n in range(1, len(p.get("parts") or []) + 1)
+        ]
+        rows = [edits[i : i + 4] for i in range(0, len(edits), 4)]
+        rows.append(
+            [
+                (T.LIAISON_BTN_SUBMIT, cb.liaison(rid, "submit")),
+                (T.LIAISON_BTN_DRAFT, cb.liaison(rid, "draft")),
+            ]
+        )
+    if p.get("note"):
+        tail = T.ERROR.format(message=escape(str(p["note"]))) + "\n" + tail
+    parts = split_html(head + "\n", "\n".join(body) + "\n\n", limit=LIMIT - _u16(tail) - 2)
+    ops: list[Op] = [Send(text=x) for x in parts[:-1]]
+    ops.append(Send(text=parts[-1] + tail, buttons=rows))
+    return ops
+
+
+def _liaison_remind(p: dict[str, Any]) -> list[Op]:
+    values = {
+        "department": escape(str(p.get("department") or "")),
+        "month": escape(str(p.get("month") or "")),
+        "due": escape(str(p.get("due") or "")),
+        "state": "已有草稿尚未提交" if p.get("draft") else "尚未填写",
+    }
+    template = T.LIAISON_REMIND_LATE if p.get("late") else T.LIAISON_REMIND
+    buttons: Buttons = [[(T.LIAISON_BTN_START, cb.liaison(0, "start"))]]
+    return [Send(text=template.format(**values), buttons=buttons)]
+
+
+def _liaison_late(p: dict[str, Any]) -> list[Op]:
+    missing = p.get("missing") or []
+    values = {
+        "month": escape(str(p.get("month") or "")),
+        "due": escape(str(p.get("due") or "")),
+        "total": int(p.get("total") or 0),
+        "count": len(missing),
+    }
+    if not missing:
+        return [Send(text=T.LIAISON_LATE_NONE.format(**values))]
+    body = "\n".join(f"· {dept}（联络员：{people}）" for dept, people in missing)
+    return _sends(T.LIAISON_LATE.format(**values) + "\n", body)
+
+
 def _ack(p: dict[str, Any]) -> list[Op]:
     template = T.ACK if p.get("status") != "triage" else T.ACK_TRIAGE
     text = template.format(
@@ -912,6 +1012,10 @@ _RENDERERS: dict[str, Any] = {
     "guide_menu": _guide_menu,
     "guide_list": _guide_list,
     "broadcast": _broadcast,
+    "liaison_ask": _liaison_ask,
+    "liaison_review": _liaison_review,
+    "liaison_remind": _liaison_remind,
+    "liaison_late": _liaison_late,
     "match_posted": _match_posted,
     "match_ask": _match_ask,
     "match_connected": _match_connected,

@@ -26,6 +26,7 @@ from telegram.ext import (
 from desk import (
     escalation,
     intake,
+    liaison,
     manage,
     matching,
     tickets,
@@ -146,6 +147,13 @@ async def introduce(update: Update, context: Ctx) -> None:
     await matching.introduce_in_group(
         chat_id=actor.chat_id, need_id=int(args[0]), offer_id=int(args[1]), by=actor.name
     )
+
+
+@edge
+async def liaison_command(update: Update, context: Ctx) -> None:
+    """``/liaison [YYYY-MM]``: a liaison officer fills the department's monthly report."""
+    args = _args(context)
+    await liaison.start(_cfg(context), actor=_actor(update), month=args[0] if args else "")
 
 
 @edge
@@ -434,6 +442,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
         CommandHandler(dispatch.PRIVATE_COMMANDS, private_command, filters=private & new)
     )
     app.add_handler(CommandHandler("escalate", escalate, filters=new))
+    app.add_handler(CommandHandler("liaison", liaison_command, filters=private & new))
     app.add_handler(MessageHandler(private & new & filters.CONTACT, private_contact))
     app.add_handler(
         MessageHandler(private & new & (filters.PHOTO | filters.Document.ALL), private_file)

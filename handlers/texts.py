@@ -258,6 +258,7 @@ DAILY_COUNTS = "在办 {open} 件：待认领 {unclaimed}，今日到期 {today}
 DAILY_ROW = "· <b>{ref}</b> {status_label}，时限 {deadline}（{mark}）"
 GRANT_USAGE = (
     "用法：回复某位用户的消息并发送 /grant manager（授予管理人员角色）；/revoke manager 收回。"
+    "在部门工作群中发送 /grant liaison 授予该部门联络员角色。"
 )
 MANAGER_HELP = (
     "管理人员命令：\n"
@@ -313,3 +314,36 @@ MATCH_CONNECTED = (
 )
 MATCH_DECLINED = "本次撮合对方暂不对接，未向对方提供贵单位信息。热线办会继续为您留意。"
 MATCH_INTRODUCED = "已发起撮合（编号 {intro_id}）：已分别询问双方，双方同意后将互相发送联系方式。"
+
+# ---------------------------------------------------------------- liaison officers (联络员)
+
+LIAISON_BTN_EDIT = "✏️ 修改{n}"
+LIAISON_BTN_SUBMIT = "✅ 提交"
+LIAISON_BTN_DRAFT = "💾 暂存草稿"
+LIAISON_BTN_START = "📝 开始填写"
+LIAISON_WELCOME = (
+    "📋 {department} {month}联络员信息报送\n共 {total} 个部分，逐项填写；"
+    "没有内容的部分请发送「无」跳过，图片或文件会附到当前部分；/cancel 暂停（草稿保留）。"
+)
+LIAISON_ASK = "<b>第{n}/{total}部分：{title}</b>\n请填写：{hint}。"
+LIAISON_ASK_CURRENT = "当前内容：{current}"
+LIAISON_ASK_FILES = "本部分已有附件 {files} 个。"
+LIAISON_ASK_EDITING = "请发送新的内容（将替换原内容{dropped}），没有内容请发送「无」。"
+LIAISON_REVIEW = "📋 <b>{department} {month}联络员信息报送</b>（{state}）"
+LIAISON_REVIEW_DRAFT = (
+    "请核对以下内容：可点击「修改N」重填某一部分，确认无误后点击「提交」（{due}前）。"
+)
+LIAISON_REVIEW_LOCKED = (
+    "已于 {submitted_at} 由 {author} 提交，不能再修改；如需修改请联系热线办退回。"
+)
+LIAISON_REMIND = (
+    "⏰ 联络员信息报送提醒：{department} {month}的报告{state}，请于{due}前报送"
+    "（指标推进、任务推进、改革创新、学习宣传、开展活动、走访企业、学习借鉴七个部分）。\n"
+    "点击下方按钮或发送 /liaison 开始填写。"
+)
+LIAISON_REMIND_LATE = (
+    "⏰ 联络员信息报送提醒：{department} {month}的报告已超过{due}的报送期限，请尽快报送。\n"
+    "点击下方按钮或发送 /liaison 开始填写。"
+)
+LIAISON_LATE = "📋 {month}联络员信息报送（{due}截止）：{total} 个部门中以下 {count} 个尚未提交："
+LIAISON_LATE_NONE = "📋 {month}联络员信息报送（{due}截止）：{total} 个部门均已提交。"

@@ -12,9 +12,10 @@ class Role(StrEnum):
     """Roles an admin grants (``/grant ROLE`` in reply to the user, or in the admin web)."""
 
     MANAGER = "manager"  # reads every figure, /stats /overdue /rank /report, sends 督办
+    LIAISON = "liaison"  # a department's liaison officer: the monthly report (/liaison)
 
 
-ROLE_LABELS = {Role.MANAGER: "管理人员"}
+ROLE_LABELS = {Role.MANAGER: "管理人员", Role.LIAISON: "联络员"}
 
 
 class RoleGrant(Model):

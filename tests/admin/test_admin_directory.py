@@ -72,7 +72,8 @@ async def test_admin_creates_a_staff_user_who_sees_the_staff_menu(
     assert staff.url.rstrip("/") == site.base and "首页概览" in await staff.content()
     labels = await nav_labels(staff)
     assert "首页概览" in labels
-    assert set(labels) <= {"首页概览", "工单"}  # no triage, directory, config or accounts
+    # No triage, directory, config or accounts (their own department's liaison reports only).
+    assert set(labels) <= {"首页概览", "工单", "联络员报送"}
     await staff.screenshot(path=screenshot_path("dashboard_new_staff"), full_page=True)
 
 

@@ -609,6 +609,53 @@ CASES: dict[str, list[Case]] = {
         lambda f: {"department": f.department, "items": [[f.id, f.text] for _ in range(f.count)]}
     ],
     "manager_help": [lambda f: {}],
+    "liaison_ask": [
+        lambda f: {
+            "report_id": f.id,
+            "n": 1 + f.count % 7,
+            "total": 7,
+            "title": "走访企业情况",
+            "hint": "走访的企业，了解到的扩产计划，收集和解决的问题",
+            "current": f.text[:2000],
+            "files": f.count,
+            "month": "2026年12月",
+            "first": f.flag,
+            "department": f.department,
+            "error": f.message,
+            "editing": f.maybe,
+            "dropped": f.count,
+        }
+    ],
+    "liaison_review": [
+        lambda f: {
+            "report_id": f.id,
+            "department": f.department,
+            "month": "2026年12月",
+            "due": "12月25日",
+            "parts": [[f.label, f.text[:2000], f.count] for _ in range(7)],
+            "locked": f.flag,
+            "submitted_at": "2026-12-24 10:00",
+            "author": f.person,
+            "note": f.message if f.flag else None,
+        }
+    ],
+    "liaison_remind": [
+        lambda f: {
+            "department": f.department,
+            "month": "2026年12月",
+            "due": "12月25日",
+            "late": f.flag,
+            "draft": f.maybe,
+        }
+    ],
+    "liaison_late": [
+        lambda f: {
+            "month": "2026年12月",
+            "due": "12月25日",
+            "missing": [[f.department, f.person] for _ in range(f.count)],
+            "total": 19,
+        }
+    ],
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import registration, tickets
+from . import grid, registration, tickets
 from .actors import Actor
 from .context import DeskConfig
 from .validators import check_upload
@@ -24,6 +24,9 @@ async def private_text(
 ) -> None:
     """A text message (not a command) in an enterprise's private chat."""
     assert actor.user_id is not None and actor.chat_id is not None
+    if await grid.in_progress(actor.user_id):  # a grid worker's /submit takes texts while open
+        await grid.answer(actor=actor, text=text)
+        return
     if await registration.in_progress(actor.user_id):
         await registration.answer(actor=actor, text=text)
         return
@@ -60,6 +63,9 @@ async def private_file(
 ) -> None:
     """A photo or document from an enterprise: material for one of its open tickets."""
     assert actor.user_id is not None and actor.chat_id is not None
+    if await grid.in_progress(actor.user_id):
+        await grid.answer(actor=actor, text=caption, file=file)
+        return
     if await registration.member_for(actor.user_id) is None:
         await tickets.say(chat_id=actor.chat_id, kind="not_registered")
         return

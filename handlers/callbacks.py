@@ -4,7 +4,8 @@ Format ``<scope>:<id>:<action>[:<arg>]`` — scope ``t`` ticket card, ``d`` draf
 visit, ``c`` cancel, ``x`` extension decision, ``m`` a manager's action (督办), ``g`` the
 service guide (``g:<answer>:ok|human`` under an answer, ``g:<department>:dept`` and
 ``g:<item>:item`` to browse), ``s`` a broadcast topic (``s:<topic>:on|off``), ``k`` an
-introduction between a need and an offer (``k:<introduction>:yes|no``). Parsing is
+introduction between a need and an offer (``k:<introduction>:yes|no``), ``w`` a grid worker's
+``/submit`` (``w:<enterprise>:pick``, ``w:<draft>:ok|no``). Parsing is
 strict; anything else is rejected before the desk is called, and the desk still checks the
 ticket's state and the presser's chat or role (so a forged but well-formed button changes
 nothing it may not change).
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 _PATTERN = re.compile(
-    r"(t|d|v|c|x|m|g|s|k):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?"
+    r"(t|d|v|c|x|m|g|s|k|w):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?"
 )
 
 
@@ -78,3 +79,7 @@ def topic(index: int, on: bool) -> str:
 
 def introduction(intro_id: int, agree: bool) -> str:
     return Callback("k", intro_id, "yes" if agree else "no").encode()
+
+
+def grid(target_id: int, action: str) -> str:
+    return Callback("w", target_id, action).encode()

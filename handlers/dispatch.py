@@ -6,7 +6,7 @@ button or a command means the same and is checked the same way whichever channel
 
 from __future__ import annotations
 
-from desk import broadcast, guide, manage, matching, registration, tickets
+from desk import broadcast, grid, guide, manage, matching, registration, tickets
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import DeskError
@@ -66,6 +66,14 @@ async def press(cfg: DeskConfig, *, actor: Actor, data: cb.Callback) -> str:
         return await matching.consent(
             user_id=actor.user_id, intro_id=data.id, agree=data.action == "yes", now=cfg.now()
         )
+    if data.scope == "w" and private:
+        if data.action == "pick":
+            return await grid.pick(actor=actor, enterprise_id=data.id)
+        if data.action in ("ok", "no"):
+            return await grid.decide(
+                cfg, actor=actor, draft_id=data.id, confirm=data.action == "ok"
+            )
+        raise DeskError("无效的操作。")
     if data.scope == "m" and data.action == "sup":
         return await manage.supervise(cfg, actor=actor, ticket_id=data.id)
     raise DeskError("无效的操作。")
@@ -100,8 +108,13 @@ async def private_command(cfg: DeskConfig, *, actor: Actor, name: str, args: str
 
 
 async def cancel(*, actor: Actor) -> None:
-    """``/cancel``: the registration dialog, else a pending question, else "nothing to cancel"."""
+    """``/cancel``: a grid worker's /submit, the registration dialog, else a pending question,
+    else "nothing to cancel"."""
     assert actor.chat_id is not None
-    if await registration.cancel(actor=actor) or await tickets.cancel_pending(actor=actor):
+    if (
+        await grid.cancel(actor=actor)
+        or await registration.cancel(actor=actor)
+        or await tickets.cancel_pending(actor=actor)
+    ):
         return
     await tickets.say(chat_id=actor.chat_id, kind="nothing_to_cancel")

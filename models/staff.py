@@ -12,9 +12,10 @@ class Role(StrEnum):
     """Roles an admin grants (``/grant ROLE`` in reply to the user, or in the admin web)."""
 
     MANAGER = "manager"  # reads every figure, /stats /overdue /rank /report, sends 督办
+    GRID = "grid"  # 网格员: /submit on behalf of the enterprises on their list
 
 
-ROLE_LABELS = {Role.MANAGER: "管理人员"}
+ROLE_LABELS = {Role.MANAGER: "管理人员", Role.GRID: "网格员"}
 
 
 class RoleGrant(Model):

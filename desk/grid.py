@@ -186,6 +186,8 @@ async def answer(*, actor: Actor, text: str, file: dict[str, Any] | None = None)
             await _pick_prompt(chat_id=actor.chat_id, user_id=actor.user_id, query=query)
             return
         assert draft.enterprise_id is not None
+        if file is None and not strip_controls(text).strip():
+            raise InvalidInput("诉求内容不能为空。")
         if file is not None:
             draft.file = file
         if text.strip():

@@ -20,6 +20,7 @@ from . import (
     pages_broadcast,
     pages_config,
     pages_directory,
+    pages_grid,
     pages_guide,
     pages_matching,
     pages_tickets,
@@ -79,6 +80,7 @@ def create_admin_app(
         pages_guide,
         pages_broadcast,
         pages_matching,
+        pages_grid,
     ):
         pages.setup(app)
     app.router.add_static("/static", HERE / "static", name="static")

@@ -77,6 +77,7 @@ NAV: tuple[tuple[str, str, frozenset[WebRole]], ...] = (
     ("guide", "办事指南", READ_ALL_ROLES),
     ("broadcast", "群发", OFFICE_ROLES),
     ("matching", "供需对接", OFFICE_ROLES),
+    ("grid", "网格员", OFFICE_ROLES),
     ("users", "账号与角色", frozenset({WebRole.ADMIN})),
     ("audit", "操作日志", frozenset({WebRole.ADMIN})),
 )

@@ -204,3 +204,37 @@ async def test_grid_dialog_takes_texts_then_cancel(
     draft = await d.expect(chat, "请确认是否提交以下诉求", after=m)  # the enterprise's own
     assert "代 " not in (draft.plain_text or "")
     assert await Ticket.all().count() == 0
+
+
+async def test_grid_worker_sends_a_photo_with_the_request(
+    dialog: Dialog, desk: object, fake: FakeBotAPI
+) -> None:
+    """A photo with a caption is the description plus its material: the department gets both."""
+    d = dialog
+    gid = GRID["id"]
+    await bind_groups(d)
+    await register(d, ENT, company=COMPANY)
+    hello = await d.send(GRID, "我是网格员", chat=TRIAGE_G)
+    m = d.mark()
+    await d.send(ADMIN, "/grant grid", chat=TRIAGE_G, reply_to=hello["message"]["message_id"])
+    await d.expect(TRIAGE_G["id"], "网格员", after=m)
+    await grid.assign(who=audit.shell(), user_id=gid, enterprise=COMPANY)
+
+    m = d.mark()
+    await d.send(GRID, "/submit")
+    pick = await d.expect(gid, "请选择", after=m)
+    await d.press(GRID, gid, COMPANY, message=pick)
+    m = d.mark()
+    await d.send(GRID, REQUEST, photo=True)
+    confirm = await d.expect(gid, f"代 {COMPANY} 提交", after=m)
+    assert "附件：图片" in (confirm.plain_text or "")
+    m = d.mark()
+    toast = await d.press(GRID, gid, "确认提交", message=confirm)
+    found = REF.search(toast)
+    assert found
+    ref = found.group(0)
+    await d.expect(TAX_G["id"], "代报：网格员 张网格", after=m)
+    material = await d.expect(TAX_G["id"], "网格员附件", after=m)
+    assert ref in (material.plain_text or material.text or "")
+    ticket = await Ticket.get(ref=ref)
+    assert await TicketEvent.exists(ticket_id=ticket.id, action="followup")

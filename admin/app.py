@@ -20,6 +20,7 @@ from . import (
     pages_broadcast,
     pages_config,
     pages_directory,
+    pages_grid,
     pages_guide,
     pages_liaison,
     pages_matching,
@@ -80,6 +81,7 @@ def create_admin_app(
         pages_guide,
         pages_broadcast,
         pages_matching,
+        pages_grid,
         pages_liaison,
     ):
         pages.setup(app)

@@ -78,6 +78,7 @@ NAV: tuple[tuple[str, str, frozenset[WebRole]], ...] = (
     ("broadcast", "群发", OFFICE_ROLES),
     ("matching", "供需对接", OFFICE_ROLES),
     ("liaison", "联络员报送", ALL_ROLES),
+    ("grid", "网格员", OFFICE_ROLES),
     ("users", "账号与角色", frozenset({WebRole.ADMIN})),
     ("audit", "操作日志", frozenset({WebRole.ADMIN})),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import liaison, registration, tickets
+from . import grid, liaison, registration, tickets
 from .actors import Actor
 from .context import DeskConfig
 from .validators import check_upload
@@ -26,6 +26,9 @@ async def private_text(
     assert actor.user_id is not None and actor.chat_id is not None
     if await liaison.in_progress(actor.user_id):  # a liaison officer's monthly report
         await liaison.answer(cfg, actor=actor, text=text)
+        return
+    if await grid.in_progress(actor.user_id):  # a grid worker's /submit takes texts while open
+        await grid.answer(actor=actor, text=text)
         return
     if await registration.in_progress(actor.user_id):
         await registration.answer(actor=actor, text=text)
@@ -65,6 +68,9 @@ async def private_file(
     assert actor.user_id is not None and actor.chat_id is not None
     if await liaison.in_progress(actor.user_id):  # an attachment to a liaison report's part
         await liaison.attach(cfg, actor=actor, file=file, caption=caption)
+        return
+    if await grid.in_progress(actor.user_id):
+        await grid.answer(actor=actor, text=caption, file=file)
         return
     if await registration.member_for(actor.user_id) is None:
         await tickets.say(chat_id=actor.chat_id, kind="not_registered")

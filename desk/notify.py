@@ -16,7 +16,7 @@ from tortoise.exceptions import IntegrityError
 from models.department import TRIAGE_CODE, Department, GroupBinding
 from models.outbox import OutboxMessage, OutboxStatus
 from models.system import JobRun
-from models.ticket import Ticket
+from models.ticket import Ticket, TicketEvent
 
 from .db import atomic
 from .validators import mask_name, mask_phone
@@ -101,7 +101,18 @@ async def ticket_params(ticket: Ticket, *, tz: ZoneInfo) -> dict[str, Any]:
         "matched": list(ticket.route_terms or []),
         "reopen_count": ticket.reopen_count,
         "result": ticket.result,
+        **({"filed_by": await grid_filer_name(ticket.id)} if ticket.channel == "grid" else {}),
     }
+
+
+async def grid_filer(ticket_id: int) -> TicketEvent | None:
+    """Who filed a ticket of channel ``grid``: its ``create`` event (a grid worker, 网格员)."""
+    return await TicketEvent.filter(ticket_id=ticket_id, action="create").first()
+
+
+async def grid_filer_name(ticket_id: int) -> str:
+    event = await grid_filer(ticket_id)
+    return event.actor_name if event else ""
 
 
 def card_actions(ticket: Ticket) -> list[str]:

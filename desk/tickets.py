@@ -26,7 +26,7 @@ from models.ticket import (
     TicketStatus,
 )
 
-from . import guide, webchat
+from . import grid_notice, guide, webchat
 from .actors import Actor
 from .context import DeskConfig
 from .db import atomic
@@ -261,11 +261,15 @@ async def _tell_enterprise(
     cfg: DeskConfig, ticket: Ticket, kind: str, *, link_role: str | None = None, **extra: Any
 ) -> None:
     chat = await _member_chat(ticket)
-    if chat is None:
+    if chat is None and ticket.channel != "grid":
         return
     params = await ticket_params(ticket, tz=cfg.tz)
     params.update(extra)
-    await enqueue(chat_id=chat, kind=kind, params=params, ticket_id=ticket.id, link_role=link_role)
+    if chat is not None:
+        await enqueue(
+            chat_id=chat, kind=kind, params=params, ticket_id=ticket.id, link_role=link_role
+        )
+    await grid_notice.copy_notice(ticket, kind, params, reachable=chat is not None)
 
 
 async def _visit_done(cfg: DeskConfig, ticket: Ticket) -> None:
@@ -1377,14 +1381,15 @@ async def send_progress(
     await _log_message(ticket, actor, direction="out", text=text, file=file)
     await record_event(ticket, actor, "progress", note=text[:500])
     chat = await _member_chat(ticket)
-    if chat is None:
-        return False
     params = {
         "ref": ticket.ref,
         "text": text,
         "ticket_id": ticket.id,
         "department": ticket.department.short if ticket.department else "",
     }
+    await grid_notice.copy_notice(ticket, "progress", params, reachable=chat is not None)
+    if chat is None:
+        return False
     if file and channel_of(chat) == "web" and file.get("file_id"):
         # The web cannot show a Telegram file: the Telegram channel fetches it, then the
         # message with the file is queued for the web chat (desk.webchat.fetched).

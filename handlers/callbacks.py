@@ -5,7 +5,8 @@ visit, ``c`` cancel, ``x`` extension decision, ``m`` a manager's action (督办)
 service guide (``g:<answer>:ok|human`` under an answer, ``g:<department>:dept`` and
 ``g:<item>:item`` to browse), ``s`` a broadcast topic (``s:<topic>:on|off``), ``k`` an
 introduction between a need and an offer (``k:<introduction>:yes|no``), ``l`` a liaison
-officer's monthly report (``l:<report>:edit:<part>|submit|draft``, ``l:0:start``). Parsing is
+officer's monthly report (``l:<report>:edit:<part>|submit|draft``, ``l:0:start``), ``w`` a grid
+worker's ``/submit`` (``w:<enterprise>:pick``, ``w:<draft>:ok|no``). Parsing is
 strict; anything else is rejected before the desk is called, and the desk still checks the
 ticket's state and the presser's chat or role (so a forged but well-formed button changes
 nothing it may not change).
@@ -17,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 _PATTERN = re.compile(
-    r"(t|d|v|c|x|m|g|s|k|l):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?"
+    r"(t|d|v|c|x|m|g|s|k|l|w):([0-9]{1,12}):([a-z0-9]{1,10})(?::([A-Za-z0-9]{1,16}))?"
 )
 
 
@@ -83,3 +84,7 @@ def introduction(intro_id: int, agree: bool) -> str:
 
 def liaison(report_id: int, action: str, arg: str | None = None) -> str:
     return Callback("l", report_id, action, arg).encode()
+
+
+def grid(target_id: int, action: str) -> str:
+    return Callback("w", target_id, action).encode()

@@ -6,7 +6,7 @@ button or a command means the same and is checked the same way whichever channel
 
 from __future__ import annotations
 
-from desk import broadcast, guide, liaison, manage, matching, registration, tickets
+from desk import broadcast, grid, guide, liaison, manage, matching, registration, tickets
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import DeskError
@@ -70,6 +70,14 @@ async def press(cfg: DeskConfig, *, actor: Actor, data: cb.Callback) -> str:
         return await liaison.press(
             cfg, actor=actor, report_id=data.id, action=data.action, arg=data.arg
         )
+    if data.scope == "w" and private:
+        if data.action == "pick":
+            return await grid.pick(actor=actor, enterprise_id=data.id)
+        if data.action in ("ok", "no"):
+            return await grid.decide(
+                cfg, actor=actor, draft_id=data.id, confirm=data.action == "ok"
+            )
+        raise DeskError("无效的操作。")
     if data.scope == "m" and data.action == "sup":
         return await manage.supervise(cfg, actor=actor, ticket_id=data.id)
     raise DeskError("无效的操作。")
@@ -104,10 +112,12 @@ async def private_command(cfg: DeskConfig, *, actor: Actor, name: str, args: str
 
 
 async def cancel(*, actor: Actor) -> None:
-    """``/cancel``: the registration dialog, else a pending question, else "nothing to cancel"."""
+    """``/cancel``: a grid worker's /submit, the registration dialog, else a pending question,
+    else "nothing to cancel"."""
     assert actor.chat_id is not None
     if (
-        await registration.cancel(actor=actor)
+        await grid.cancel(actor=actor)
+        or await registration.cancel(actor=actor)
         or await liaison.cancel(actor=actor)
         or await tickets.cancel_pending(actor=actor)
     ):

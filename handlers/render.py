@@ -456,6 +456,9 @@ def _ack(p: dict[str, Any]) -> list[Op]:
     text = template.format(
         ref=p["ref"], department=escape(p["department"]), deadline=p["deadline"]
     )
+    if p.get("filed_by"):
+        head, _, tail = text.partition("\n")
+        text = head + T.GRID_FILED_BY.format(name=escape(_clip(p["filed_by"], 64))) + "\n" + tail
     buttons = [[(T.BTN["cancel_ticket"].format(ref=p["ref"]), cb.cancel(p["ticket_id"]))]]
     return [Send(text=text, buttons=buttons)]
 
@@ -576,6 +579,8 @@ def _card(p: dict[str, Any]) -> list[Op]:
             claimant=claimant,
         )
     )
+    if p.get("filed_by"):
+        lines.append(T.CARD_FILED_BY.format(name=escape(_clip(p["filed_by"], 64))))
     if p.get("matched"):
         lines.append(T.CARD_MATCHED.format(terms=escape("、".join(p["matched"][:8]))))
     if p.get("result") and p.get("status") in ("resolved", "closed"):
@@ -839,6 +844,66 @@ def _document(p: dict[str, Any]) -> list[Op]:
     return [Document(file_id=int(p["file_id"]), caption=escape(p.get("caption") or ""))]
 
 
+def _grid_pick(p: dict[str, Any]) -> list[Op]:
+    choices = p.get("choices") or []
+    query = _clip(str(p.get("query") or ""), 64)
+    lines = [T.GRID_PICK]
+    if query and not choices:
+        return [Send(text=T.GRID_PICK_NONE.format(query=escape(query)))]
+    if query:
+        lines.append(T.GRID_PICK_FOUND.format(query=escape(query), total=int(p.get("total") or 0)))
+    if p.get("more"):
+        lines.append(T.GRID_PICK_MORE.format(total=int(p.get("total") or 0), shown=len(choices)))
+    rows: Buttons = [
+        [(_clip(str(name).strip(), 40) or f"企业 {eid}", cb.grid(int(eid), "pick"))]
+        for eid, name in choices
+    ]
+    return [Send(text="\n".join(lines), buttons=rows or None)]
+
+
+def _grid_ask_text(p: dict[str, Any]) -> list[Op]:
+    if p.get("file_kept"):
+        return [Send(text=T.GRID_FILE_KEPT)]
+    return [Send(text=T.GRID_ASK_TEXT.format(enterprise=escape(_clip(p["enterprise"], 128))))]
+
+
+def _grid_confirm(p: dict[str, Any]) -> list[Op]:
+    rows: Buttons = [
+        [(T.BTN["confirm"], cb.grid(p["draft_id"], "ok"))],
+        [(T.BTN["discard"], cb.grid(p["draft_id"], "no"))],
+    ]
+    head, tail = T.GRID_CONFIRM.split("{text}")
+    head = head.format(enterprise=escape(_clip(p["enterprise"], 128)))
+    text = p["text"]
+    if len(text) > 1500:
+        text = text[:1500] + f"…（共{len(p['text'])}字）"
+    body = head + escape(text) + tail
+    if p.get("file"):
+        body += "\n" + T.GRID_CONFIRM_FILE.format(file=escape(_clip(p["file"], 128)))
+    return [Send(text=body, buttons=rows)]
+
+
+def _grid_copy(p: dict[str, Any]) -> list[Op]:
+    """A grid worker's copy of a notice about a ticket they filed (no buttons)."""
+    notice = str(p.get("notice") or "")
+    template = T.GRID_COPY.get(notice, "状态：{status}")
+    values = {
+        "department": escape(str(p.get("department") or "待分拨")),
+        "deadline": escape(str(p.get("deadline") or "—")),
+        "status": escape(str(p.get("status") or "")),
+        "text": escape(_clip(str(p.get("text") or ""), 1500)),
+        "result": escape(_clip(str(p.get("result") or ""), 1500)),
+        "chosen": escape(_chosen(p)),
+    }
+    head = T.GRID_COPY_HEAD.format(
+        enterprise=escape(_clip(str(p.get("enterprise") or ""), 128)), ref=escape(str(p["ref"]))
+    )
+    text = head + template.format(**values)
+    if p.get("reachable") is False and notice != "rated":
+        text += "\n" + T.GRID_UNREACHABLE
+    return [Send(text=text)]
+
+
 def _card_ops(lines: list[str], p: dict[str, Any], rows: Buttons, role: str = "card") -> list[Op]:
     head = "\n".join(lines) + "\n"
     body = p.get("text") or ""
@@ -1025,6 +1090,11 @@ _RENDERERS: dict[str, Any] = {
     "draft_cancelled": _fixed(T.DRAFT_CANCELLED),
     "draft_withdrawn": _fixed(T.DRAFT_WITHDRAWN),
     "ack": _ack,
+    "grid_pick": _grid_pick,
+    "grid_ask_text": _grid_ask_text,
+    "grid_confirm": _grid_confirm,
+    "grid_cancelled": _fixed(T.GRID_CANCELLED),
+    "grid_copy": _grid_copy,
     "dispatched": _fmt(T.DISPATCHED),
     "claimed": _fmt(T.CLAIMED),
     "transferred": _fmt(T.TRANSFERRED),

@@ -25,6 +25,7 @@ from telegram.ext import (
 
 from desk import (
     escalation,
+    grid,
     intake,
     liaison,
     manage,
@@ -134,6 +135,12 @@ async def private_command(update: Update, context: Ctx) -> None:
 @edge
 async def cancel(update: Update, context: Ctx) -> None:
     await dispatch.cancel(actor=_actor(update))
+
+
+@edge
+async def submit(update: Update, context: Ctx) -> None:
+    """``/submit`` in a grid worker's private chat: a request on behalf of an enterprise."""
+    await grid.start(actor=_actor(update))
 
 
 @edge
@@ -441,6 +448,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], cfg: DeskConfig) ->
     app.add_handler(
         CommandHandler(dispatch.PRIVATE_COMMANDS, private_command, filters=private & new)
     )
+    app.add_handler(CommandHandler("submit", submit, filters=private & new))  # 网格员代报
     app.add_handler(CommandHandler("escalate", escalate, filters=new))
     app.add_handler(CommandHandler("liaison", liaison_command, filters=private & new))
     app.add_handler(MessageHandler(private & new & filters.CONTACT, private_contact))

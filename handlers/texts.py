@@ -347,3 +347,40 @@ LIAISON_REMIND_LATE = (
 )
 LIAISON_LATE = "📋 {month}联络员信息报送（{due}截止）：{total} 个部门中以下 {count} 个尚未提交："
 LIAISON_LATE_NONE = "📋 {month}联络员信息报送（{due}截止）：{total} 个部门均已提交。"
+
+# Grid workers (网格员): /submit on behalf of an enterprise, and the copies they receive.
+GRID_PICK = "🏢 <b>网格员代报</b>：请选择要代为提交诉求的企业。"
+GRID_PICK_MORE = "名单中共 {total} 家企业，以下仅列出 {shown} 家；可直接发送企业名称中的字词搜索。"
+GRID_PICK_FOUND = "包含「{query}」的企业共 {total} 家："
+GRID_PICK_NONE = "名单中没有包含「{query}」的企业，请换个字词再试，或发送 /cancel 取消。"
+GRID_ASK_TEXT = (
+    "已选择企业：<b>{enterprise}</b>\n请发送文字描述企业遇到的问题"
+    "（也可发送带说明文字的图片或文件）。发送 /cancel 取消。"
+)
+GRID_FILE_KEPT = "已收到附件。请再发送文字，描述企业遇到的问题。"
+GRID_CONFIRM = (
+    "📝 请确认是否代 <b>{enterprise}</b> 提交以下诉求：\n\n{text}\n\n"
+    "确认后将以该企业名义生成工单，企业会收到受理、进展、结果和回访通知，您会收到进展抄送。"
+)
+GRID_CONFIRM_FILE = "附件：{file}"
+GRID_CANCELLED = "已取消代报，诉求未提交。"
+GRID_FILED_BY = "（由网格员 {name} 代为提交）"
+CARD_FILED_BY = "代报：网格员 {name}"
+GRID_COPY_HEAD = "📋【网格员抄送】{enterprise}｜工单 <b>{ref}</b>\n"
+GRID_COPY = {
+    "ack": "已受理，承办部门：{department}，办理时限：{deadline}前。",
+    "dispatched": "已分拨至{department}办理，办理时限：{deadline}前。",
+    "transferred": "已转由{department}办理，办理时限：{deadline}前。",
+    "claimed": "已由{department}工作人员认领，正在办理。",
+    "need_info": "承办部门请企业补充材料：{text}",
+    "extended": "办理时限已延长至{deadline}前。",
+    "reopened": "企业评价未解决或不满意，已退回{department}重新办理（重办）。",
+    "cancelled": "企业已撤销该工单。",
+    "progress": "{department}进展：{text}",
+    "result": "已办结。办理结果：\n{result}\n\n企业将收到回访评价。",
+    "rated": "企业已评价：{chosen}。",
+    "expired": "回访期满，企业未评价，工单已关闭。",
+}
+GRID_UNREACHABLE = (
+    "⚠️ 该企业暂无可接收消息的联系人（未在机器人或网页版登录），以上通知企业收不到，请您转告企业。"
+)

@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "models.matching",
     "models.webchat",
     "models.liaison",
+    "models.grid",
 ]
 
 

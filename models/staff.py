@@ -13,9 +13,10 @@ class Role(StrEnum):
 
     MANAGER = "manager"  # reads every figure, /stats /overdue /rank /report, sends 督办
     LIAISON = "liaison"  # a department's liaison officer: the monthly report (/liaison)
+    GRID = "grid"  # 网格员: /submit on behalf of the enterprises on their list
 
 
-ROLE_LABELS = {Role.MANAGER: "管理人员", Role.LIAISON: "联络员"}
+ROLE_LABELS = {Role.MANAGER: "管理人员", Role.LIAISON: "联络员", Role.GRID: "网格员"}
 
 
 class RoleGrant(Model):

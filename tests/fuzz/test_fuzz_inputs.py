@@ -407,7 +407,42 @@ CASES: dict[str, list[Case]] = {
     ],
     "draft_cancelled": [lambda f: {}],
     "draft_withdrawn": [lambda f: {}],
-    "ack": [lambda f: base(f), lambda f: base(f, status="triage", department="待分拨")],
+    "ack": [
+        lambda f: base(f),
+        lambda f: base(f, status="triage", department="待分拨"),
+        lambda f: base(f, filed_by=f.person),
+    ],
+    "grid_pick": [
+        lambda f: {
+            "choices": [[f.id, f.enterprise], [f.id, f.enterprise]],
+            "total": f.count,
+            "query": f.message[:64] if f.flag else "",
+            "more": f.flag,
+        },
+        lambda f: {"choices": [], "total": 0, "query": f.message[:64], "more": False},
+    ],
+    "grid_ask_text": [lambda f: {"enterprise": f.enterprise, "file_kept": f.flag}],
+    "grid_confirm": [
+        lambda f: {
+            "draft_id": f.id,
+            "enterprise": f.enterprise,
+            "text": f.text,
+            "file": f.label if f.flag else "",
+        }
+    ],
+    "grid_cancelled": [lambda f: {}],
+    "grid_copy": [
+        lambda f: base(
+            f,
+            notice="result",
+            result=f.result,
+            reachable=f.flag,
+        ),
+        lambda f: base(f, notice="progress", reachable=f.flag),
+        lambda f: base(f, notice="rated", solved=f.maybe, satisfaction="满意"),
+        lambda f: base(f, notice="ack", filed_by=f.person, reachable=False),
+        lambda f: base(f, notice="need_info", reachable=True),
+    ],
     "dispatched": [base],
     "claimed": [lambda f: base(f, status="claimed", claimant=f.person)],
     "transferred": [base],
@@ -460,6 +495,7 @@ CASES: dict[str, list[Case]] = {
         lambda f: card(f, picker=picker(f)),
         lambda f: card(f, status="resolved", result=f.result, actions=[]),
         lambda f: card(f, status="reopened", reopen_count=f.count),
+        lambda f: card(f, filed_by=f.person),
     ],
     "triage_card": [triage, lambda f: triage(f, picker=picker(f))],
     "followup": [

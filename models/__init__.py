@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "models.broadcast",
     "models.matching",
     "models.webchat",
+    "models.keyaccount",
 ]
 
 

@@ -24,7 +24,7 @@ async def private_text(
 ) -> None:
     """A text message (not a command) in an enterprise's private chat."""
     assert actor.user_id is not None and actor.chat_id is not None
-    if await keyaccounts.is_butler(actor.user_id) and await tickets.group_message(
+    if await keyaccounts.staff_text(actor, reply_to) and await tickets.group_message(
         cfg,
         actor=keyaccounts.as_staff(actor),
         text=text,

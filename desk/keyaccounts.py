@@ -23,7 +23,8 @@ from typing import Any
 from models.department import GroupBinding
 from models.enterprise import Enterprise
 from models.keyaccount import KEY_LABELS, KeyAccount, KeyKind
-from models.outbox import OutboxMessage, OutboxStatus
+from models.outbox import MessageLink, OutboxMessage, OutboxStatus
+from models.ticket import PendingInput
 
 from . import audit
 from .actors import Actor
@@ -325,3 +326,23 @@ async def card_chats(actor: Actor, ticket: Any, old_code: str | None) -> list[in
     if butler is not None and butler not in chats:
         chats.append(butler)
     return chats
+
+
+STAFF_PROMPTS = ("resolve", "return", "wait", "extend")
+
+
+async def staff_text(actor: Actor, reply_to: int | None) -> bool:
+    """Whether a private text is a butler's staff work: the answer to a card's prompt
+    (办结, 退回, 补充, 延期), or a reply to its copy of a card (progress for the enterprise).
+    Anything else goes the enterprise's way (a butler may also be an enterprise's contact)."""
+    if actor.chat_id is None or actor.chat_id != actor.user_id:
+        return False
+    if not await is_butler(actor.user_id):
+        return False
+    if await PendingInput.exists(
+        chat_id=actor.chat_id, user_id=actor.user_id, kind__in=STAFF_PROMPTS
+    ):
+        return True
+    return reply_to is not None and await MessageLink.exists(
+        chat_id=actor.chat_id, message_id=reply_to, role="card"
+    )

@@ -1002,7 +1002,8 @@ async def card_action(
                     "ref": ticket.ref,
                     "who": actor.name,
                     "ticket_id": ticket.id,
-                    "private": actor.chat_id == actor.user_id,
+                    # a butler in its private chat (desk.keyaccounts): "send it here"
+                    **({"private": True} if actor.chat_id == actor.user_id else {}),
                 },
                 ticket_id=ticket.id,
                 link_role="prompt",

@@ -94,6 +94,16 @@ async def test_butler_receives_and_claims_a_key_enterprise_ticket(
     event = await TicketEvent.filter(ticket_id=ticket.id, action="claim").get()
     assert (event.actor_kind, event.actor_name, event.actor_id) == ("staff", "刘 管家", 5001)
 
+    # A reply to its copy of the card is progress for the enterprise, as from the group.
+    m = d.mark()
+    await d.send(BUTLER, "已联系税务局核实，正在加急办理。", reply_to=edited_copy.message_id)
+    await d.expect(ENT["id"], "正在加急办理", after=m)
+    await d.expect(BUTLER["id"], "已将回复转给企业", after=m)
+    # A plain text that answers nothing is not taken as staff work (the enterprise's way).
+    m = d.mark()
+    await d.send(BUTLER, "你好")
+    await d.expect(BUTLER["id"], "注册", after=m)
+
     # 办结 from the private chat: the prompt and the result go through the butler's chat.
     m = d.mark()
     toast = await d.press(BUTLER, BUTLER["id"], "办结", message=edited_copy)

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from desk import directory
+from desk import directory, keyaccounts
 from desk.errors import DeskError
 from models.webuser import WEB_ROLE_LABELS, WebRole, WebUser
 
@@ -31,6 +31,12 @@ def setup(app: web.Application) -> None:
     """Register this module's routes on the admin app."""
     app.router.add_get("/enterprises", enterprises, name="enterprises")
     app.router.add_get(r"/enterprises/{enterprise_id:\d{1,9}}", enterprise, name="enterprise")
+    app.router.add_post(
+        r"/enterprises/{enterprise_id:\d{1,9}}/key", enterprise_key, name="enterprise_key"
+    )
+    app.router.add_post(
+        r"/enterprises/{enterprise_id:\d{1,9}}/unkey", enterprise_unkey, name="enterprise_unkey"
+    )
     app.router.add_get("/departments", departments, name="departments")
     app.router.add_get(r"/departments/{code:[A-Za-z0-9_]{1,16}}", department, name="department")
     app.router.add_get("/users", users, name="users")
@@ -73,21 +79,77 @@ async def enterprises(request: web.Request) -> web.StreamResponse:
 
 @require(READ_ALL_ROLES)
 async def enterprise(request: web.Request) -> web.StreamResponse:
+    return await _enterprise_page(request)
+
+
+async def _enterprise_page(
+    request: web.Request,
+    *,
+    key_error: str | None = None,
+    key_form: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
     user: WebUser = request[USER]
+    enterprise_id = int(request.match_info["enterprise_id"])
     try:
         profile = await directory.enterprise_profile(
-            enterprise_id=int(request.match_info["enterprise_id"]),
+            enterprise_id=enterprise_id,
             reveal_personal=WebRole(user.role) in OFFICE_ROLES,
         )
     except DeskError as exc:
         raise web.HTTPNotFound(text=exc.message) from None
+    key = await keyaccounts.key_info(enterprise_id)
+    if key_form is None:
+        key_form = {
+            "kind": key.kind if key else "enterprise",
+            "project": key.project if key else "",
+            "butler_user_id": str(key.butler_user_id) if key else "",
+            "butler_name": key.butler_name if key else "",
+            "respond_hours": f"{key.respond_hours:g}" if key and key.respond_hours else "",
+            "resolve_days": str(key.resolve_days) if key and key.resolve_days else "",
+        }
     ctx = await _context(
         request,
         ent=profile,
         revealed=WebRole(user.role) in OFFICE_ROLES,
+        may_mark=WebRole(user.role) in OFFICE_ROLES,
+        key=key,
+        key_kinds=keyaccounts.KIND_CHOICES,
+        key_form=key_form,
+        key_error=key_error,
         local=lambda moment, fmt="%Y-%m-%d %H:%M": _local(request, moment, fmt),
     )
-    return aiohttp_jinja2.render_template("enterprise.html", request, ctx)
+    return aiohttp_jinja2.render_template("enterprise.html", request, ctx, status=status)
+
+
+_KEY_FIELDS = ("kind", "project", "butler_user_id", "butler_name", "respond_hours", "resolve_days")
+
+
+@require(OFFICE_ROLES)
+async def enterprise_key(request: web.Request) -> web.StreamResponse:
+    """Mark the enterprise 重点项目 / 重点企业 with its butler (hotline office, audited)."""
+    data = await request.post()
+    form = {k: str(data.get(k, "")) for k in _KEY_FIELDS}
+    enterprise_id = int(request.match_info["enterprise_id"])
+    try:
+        row = await keyaccounts.set_key(
+            who=editor(request), enterprise_id=enterprise_id, data=keyaccounts.parse_key(**form)
+        )
+    except DeskError as exc:
+        return await _enterprise_page(request, key_error=exc.message, key_form=form, status=400)
+    await flash(request, f"已标记为{keyaccounts.flag(row)}，管家：{row.butler_name}。")
+    raise web.HTTPFound(_url(request, "enterprise", enterprise_id=str(enterprise_id)))
+
+
+@require(OFFICE_ROLES)
+async def enterprise_unkey(request: web.Request) -> web.StreamResponse:
+    enterprise_id = int(request.match_info["enterprise_id"])
+    try:
+        await keyaccounts.clear_key(who=editor(request), enterprise_id=enterprise_id)
+        await flash(request, "已取消重点标记，原管家不再收到该企业的工单。")
+    except DeskError as exc:
+        await flash(request, exc.message, ok=False)
+    raise web.HTTPFound(_url(request, "enterprise", enterprise_id=str(enterprise_id)))
 
 
 # ---------------------------------------------------------------- departments

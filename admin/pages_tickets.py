@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from desk import search, workbench
+from desk import keyaccounts, search, workbench
 from desk.errors import DeskError, InvalidInput, NotAllowed, NotFound
 from desk.notify import fmt_deadline
 from desk.search import QUERY_KEYS, TicketFilter
@@ -95,10 +95,12 @@ async def tickets_list(request: web.Request) -> web.StreamResponse:
     def page_href(n: int) -> str:
         return base + "?" + urlencode({**query, "page": str(n), "per_page": str(found.per_page)})
 
+    flags = await keyaccounts.flags_for([t.enterprise_id for t in found.rows])
     rows = [
         {
             "id": t.id,
             "ref": t.ref,
+            "key": flags.get(t.enterprise_id, ""),
             "created": _local(t.created_at, cfg.tz, "%m-%d %H:%M"),
             "department": t.department.short if t.department else "待分拨",
             "type": t.type,
@@ -223,6 +225,7 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
             "level": ticket.escalation_level,
             "channel": search.CHANNEL_LABELS.get(ticket.channel, ticket.channel),
             "enterprise": ticket.enterprise.name,
+            "key": keyaccounts.flag(await keyaccounts.for_enterprise(ticket.enterprise_id)),
             "credit_code": ticket.enterprise.credit_code or "",
             "contact": member.contact_name if whole else mask_name(member.contact_name),
             "phone": member.phone if whole else mask_phone(member.phone),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import grid, liaison, registration, tickets
+from . import grid, keyaccounts, liaison, registration, tickets
 from .actors import Actor
 from .context import DeskConfig
 from .validators import check_upload
@@ -24,6 +24,14 @@ async def private_text(
 ) -> None:
     """A text message (not a command) in an enterprise's private chat."""
     assert actor.user_id is not None and actor.chat_id is not None
+    if await keyaccounts.staff_text(actor, reply_to) and await tickets.group_message(
+        cfg,
+        actor=keyaccounts.as_staff(actor),
+        text=text,
+        reply_to=reply_to,
+        quoted_ref=quoted_ref,
+    ):
+        return  # a key enterprise's butler answering a prompt or replying to a card copy
     if await liaison.in_progress(actor.user_id):  # a liaison officer's monthly report
         await liaison.answer(cfg, actor=actor, text=text)
         return

@@ -18,6 +18,7 @@ from models.outbox import OutboxMessage, OutboxStatus
 from models.system import JobRun
 from models.ticket import Ticket, TicketEvent
 
+from . import keyaccounts
 from .db import atomic
 from .validators import mask_name, mask_phone
 from .workflow import STATUS_LABELS
@@ -102,6 +103,7 @@ async def ticket_params(ticket: Ticket, *, tz: ZoneInfo) -> dict[str, Any]:
         "reopen_count": ticket.reopen_count,
         "result": ticket.result,
         **({"filed_by": await grid_filer_name(ticket.id)} if ticket.channel == "grid" else {}),
+        "key": keyaccounts.flag(await keyaccounts.for_enterprise(ticket.enterprise_id)),
     }
 
 
@@ -135,6 +137,7 @@ async def department_card(
     params.update(actions=card_actions(ticket), note=note, picker=picker, edit=edit)
     code = params["department_code"]
     chat = await group_chat(code) if code else None
+    await keyaccounts.copy_card(ticket, params, enqueue=enqueue)  # the butler's private copy
     if chat is None:
         # The department has no group yet: the hotline office sees it instead (nothing lost);
         # binding the group later posts the cards of its open tickets.

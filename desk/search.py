@@ -29,6 +29,7 @@ from tortoise.expressions import F, Q, Subquery
 from tortoise.queryset import QuerySet
 
 from models.department import Department
+from models.keyaccount import KeyAccount
 from models.sla import ExtensionRequest
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent, TicketMessage, TicketStatus
 from nlp import REQUEST_TYPES
@@ -46,7 +47,18 @@ STATE_CHOICES: dict[str, str] = {
 }
 URGENCY_CHOICES = {"urgent": "紧急", "normal": "一般"}
 # The list page's query parameters (TicketFilter.from_query / to_query).
-QUERY_KEYS = ("state", "dept", "type", "urgency", "overdue", "from", "to", "enterprise", "q")
+QUERY_KEYS = (
+    "state",
+    "dept",
+    "type",
+    "urgency",
+    "overdue",
+    "key",
+    "from",
+    "to",
+    "enterprise",
+    "q",
+)
 CHANNEL_LABELS = {"telegram": "Telegram", "web": "网页", **INTAKE_CHANNELS}
 PER_PAGE = 20
 PER_PAGE_CHOICES = (20, 50, 100)
@@ -75,6 +87,7 @@ class TicketFilter:
         created_to: created on or before this local day.
         enterprise: part of the enterprise's name.
         text: part of the reference, the request, the enterprise's name or a message.
+        key: only tickets of key projects / key enterprises (``desk.keyaccounts``).
     """
 
     state: str = ""
@@ -86,6 +99,7 @@ class TicketFilter:
     created_to: dt.date | None = None
     enterprise: str = ""
     text: str = ""
+    key: bool = False
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> TicketFilter:
@@ -112,6 +126,9 @@ class TicketFilter:
         overdue = query.get("overdue", "").strip()
         if overdue not in ("", "0", "1"):
             raise InvalidInput("“仅看超期”的取值无效。")
+        key = query.get("key", "").strip()
+        if key not in ("", "0", "1"):
+            raise InvalidInput("“仅看重点企业”的取值无效。")
         created_from = _day(query.get("from", ""), what="开始日期")
         created_to = _day(query.get("to", ""), what="结束日期")
         if created_from and created_to and created_from > created_to:
@@ -126,6 +143,7 @@ class TicketFilter:
             created_to=created_to,
             enterprise=_term(query.get("enterprise", ""), what="企业名称"),
             text=_term(query.get("q", ""), what="搜索内容"),
+            key=key == "1",
         )
 
     def to_query(self) -> dict[str, str]:
@@ -140,6 +158,7 @@ class TicketFilter:
             "to": f"{self.created_to:%Y-%m-%d}" if self.created_to else "",
             "enterprise": self.enterprise,
             "q": self.text,
+            "key": "1" if self.key else "",
         }
         return {k: v for k, v in out.items() if v}
 
@@ -239,6 +258,8 @@ def _query(
         qs = qs.filter(created_at__lt=_midnight(flt.created_to + dt.timedelta(days=1), tz))
     if flt.enterprise:
         qs = qs.filter(enterprise__name__icontains=flt.enterprise)
+    if flt.key:
+        qs = qs.filter(enterprise_id__in=Subquery(KeyAccount.all().values("enterprise_id")))
     if flt.text:
         term = flt.text
         in_messages = TicketMessage.filter(

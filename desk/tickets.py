@@ -26,7 +26,7 @@ from models.ticket import (
     TicketStatus,
 )
 
-from . import grid_notice, guide, webchat
+from . import grid_notice, guide, keyaccounts, webchat
 from .actors import Actor
 from .context import DeskConfig
 from .db import atomic
@@ -187,10 +187,18 @@ async def _ticket_by_ref(ref: str) -> Ticket:
 
 
 async def _deadline_fields(
-    cfg: DeskConfig, *, type: str, urgent: bool, department: str | None, start: dt.datetime
+    cfg: DeskConfig,
+    *,
+    type: str,
+    urgent: bool,
+    department: str | None,
+    start: dt.datetime,
+    enterprise_id: int | None = None,
 ) -> dict[str, Any]:
-    """Response and resolution deadlines from the SLA policy, in working time."""
+    """Response and resolution deadlines from the SLA policy (made stricter for a key
+    enterprise), in working time."""
     policy = await policy_for(type=type, urgent=urgent, department=department)
+    policy = keyaccounts.stricter(policy, await keyaccounts.for_enterprise(enterprise_id))
     d = deadlines(cfg.calendar, start=start, policy=policy)
     return {
         "due_at": d.resolve,
@@ -226,9 +234,15 @@ async def _require_owner(actor: Actor, ticket: Ticket) -> Member:
 
 
 async def _require_dept_group(cfg: DeskConfig, actor: Actor, ticket: Ticket) -> None:
-    """Staff act on a ticket only from the group bound to the ticket's department."""
+    """Staff act on a ticket only from the group bound to the ticket's department, or its
+    enterprise's butler from its own private chat (a key enterprise)."""
     dept = ticket.department
     chat = await group_chat(dept.code) if dept else None
+    if dept is not None and actor.chat_id is not None and actor.chat_id == actor.user_id:
+        key = await keyaccounts.for_enterprise(ticket.enterprise_id)
+        if keyaccounts.acting_as_butler(actor, key):
+            return
+        raise NotAllowed("只有工单所属部门的工作群或该企业的管家可以办理此工单。")
     if chat is None or actor.chat_id != chat:
         raise NotAllowed("只有工单所属部门的工作群可以办理此工单。")
 
@@ -412,6 +426,7 @@ async def _open(
             urgent=decision.urgent,
             department=dept.code if auto and dept else None,
             start=now,
+            enterprise_id=member.enterprise_id,
         ),
     )
     await ticket.fetch_related("department", "member", "enterprise")
@@ -779,6 +794,7 @@ async def rate(cfg: DeskConfig, *, actor: Actor, ticket_id: int, choice: str) ->
                     urgent=ticket.urgent,
                     department=ticket.department.code if ticket.department else None,
                     start=now,
+                    enterprise_id=ticket.enterprise_id,
                 ),
             )
             await PendingInput.filter(chat_id=actor.chat_id, user_id=actor.user_id).delete()
@@ -986,19 +1002,22 @@ async def card_action(
             await enqueue(
                 chat_id=actor.chat_id,
                 kind=f"ask_{action}",
-                params={"ref": ticket.ref, "who": actor.name, "ticket_id": ticket.id},
+                params={
+                    "ref": ticket.ref,
+                    "who": actor.name,
+                    "ticket_id": ticket.id,
+                    # a butler in its private chat (desk.keyaccounts): "send it here"
+                    **({"private": True} if actor.chat_id == actor.user_id else {}),
+                },
                 ticket_id=ticket.id,
                 link_role="prompt",
             )
-            return (
-                "请在群里发送"
-                + {
-                    "return": "退回原因",
-                    "resolve": "办理结果",
-                    "wait": "需要企业补充的内容",
-                    "extend": "新的截止日期和理由",
-                }[action]
-            )
+            return ("请发送" if actor.chat_id == actor.user_id else "请在群里发送") + {
+                "return": "退回原因",
+                "resolve": "办理结果",
+                "wait": "需要企业补充的内容",
+                "extend": "新的截止日期和理由",
+            }[action]
         raise InvalidInput("未知操作。")
 
 
@@ -1043,10 +1062,9 @@ async def _transfer(
         claimed_at=None,
     )
     # The old group's card is edited, the new group gets a fresh card: both see it.
-    old_chat = actor.chat_id
     params = await ticket_params(ticket, tz=cfg.tz)
     params.update(actions=[], note=f"已转办至{dept.short}（{actor.name}）", edit=True)
-    if old_chat is not None:
+    for old_chat in await keyaccounts.card_chats(actor, ticket, old.code if old else None):
         await enqueue(
             chat_id=old_chat,
             kind="card",
@@ -1256,9 +1274,9 @@ async def _return(cfg: DeskConfig, *, actor: Actor, ticket: Ticket, reason: str)
     )
     params = await ticket_params(ticket, tz=cfg.tz)
     params.update(actions=[], note=f"已退回分拨（{actor.name}）：{reason}", edit=True)
-    if actor.chat_id is not None:
+    for old_chat in await keyaccounts.card_chats(actor, ticket, old.code if old else None):
         await enqueue(
-            chat_id=actor.chat_id,
+            chat_id=old_chat,
             kind="card",
             params=params,
             ticket_id=ticket.id,

@@ -6,7 +6,17 @@ button or a command means the same and is checked the same way whichever channel
 
 from __future__ import annotations
 
-from desk import broadcast, grid, guide, liaison, manage, matching, registration, tickets
+from desk import (
+    broadcast,
+    grid,
+    guide,
+    keyaccounts,
+    liaison,
+    manage,
+    matching,
+    registration,
+    tickets,
+)
 from desk.actors import Actor
 from desk.context import DeskConfig
 from desk.errors import DeskError
@@ -28,6 +38,16 @@ async def press(cfg: DeskConfig, *, actor: Actor, data: cb.Callback) -> str:
     if data.scope == "t" and not private:
         return await tickets.card_action(
             cfg, actor=actor, ticket_id=data.id, action=data.action, arg=data.arg
+        )
+    if data.scope == "t" and await keyaccounts.is_butler(actor.user_id):
+        # A key enterprise's butler acts from its private copy of the card like staff; the
+        # desk checks it is this ticket's enterprise's butler, in its own private chat.
+        return await tickets.card_action(
+            cfg,
+            actor=keyaccounts.as_staff(actor),
+            ticket_id=data.id,
+            action=data.action,
+            arg=data.arg,
         )
     if data.scope == "d" and private:
         ticket_id = int(data.arg) if data.arg and data.arg.isdigit() else None

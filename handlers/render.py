@@ -174,6 +174,18 @@ def _fixed(text: str) -> Any:
     return lambda p: [Send(text=text)]
 
 
+def _ask(template: str) -> Any:
+    """A staff prompt; for a butler in its private chat "在本群" reads "在此"."""
+
+    def fn(p: dict[str, Any]) -> list[Op]:
+        text = template.format(**_escaped(p))
+        if p.get("private"):
+            text = text.replace("在本群", "在此")
+        return [Send(text=text)]
+
+    return fn
+
+
 def _fmt(template: str, **extra: str) -> Any:
     """A template filled with the escaped params."""
 
@@ -459,6 +471,8 @@ def _ack(p: dict[str, Any]) -> list[Op]:
     if p.get("filed_by"):
         head, _, tail = text.partition("\n")
         text = head + T.GRID_FILED_BY.format(name=escape(_clip(p["filed_by"], 64))) + "\n" + tail
+    if p.get("key"):
+        text = T.ACK_KEY.format(flag=escape(p["key"])) + "\n" + text
     buttons = [[(T.BTN["cancel_ticket"].format(ref=p["ref"]), cb.cancel(p["ticket_id"]))]]
     return [Send(text=text, buttons=buttons)]
 
@@ -567,6 +581,10 @@ def _card(p: dict[str, Any]) -> list[Op]:
     )
     claimant = f"（承办人：{escape(p['claimant'])}）" if p.get("claimant") else ""
     lines = [head]
+    if p.get("key"):  # a key project / key enterprise (desk.keyaccounts)
+        lines.append("⭐" + escape(p["key"]))
+    if p.get("butler"):
+        lines.append(T.CARD_BUTLER)
     if reopened or p.get("reopen_count"):
         lines.append(T.CARD_REOPEN.format(n=p.get("reopen_count") or 1))
     lines.append(
@@ -1055,8 +1073,8 @@ _RENDERERS: dict[str, Any] = {
     "extension_sent": _fmt(T.EXTENSION_SENT),
     "extended": _fmt(T.EXTENDED),
     "need_info": _need_info,
-    "ask_wait": _fmt(T.ASK_WAIT),
-    "ask_extend": _fmt(T.ASK_EXTEND),
+    "ask_wait": _ask(T.ASK_WAIT),
+    "ask_extend": _ask(T.ASK_EXTEND),
     "reg_ask_name": _reg("name"),
     "reg_ask_code": _reg("code"),
     "reg_ask_contact": _reg("contact"),
@@ -1121,8 +1139,8 @@ _RENDERERS: dict[str, Any] = {
     "followup": _followup,
     "copy": _copy,
     "progress_ok": _fmt(T.PROGRESS_OK),
-    "ask_resolve": _fmt(T.ASK_RESOLVE),
-    "ask_return": _fmt(T.ASK_RETURN),
+    "ask_resolve": _ask(T.ASK_RESOLVE),
+    "ask_return": _ask(T.ASK_RETURN),
     "bound": _fmt(T.BOUND),
     "done_usage": _fixed(T.DONE_USAGE),
     "bind_usage": _fixed(T.BIND_USAGE),
@@ -1130,4 +1148,6 @@ _RENDERERS: dict[str, Any] = {
     "leader_usage": _fixed(T.LEADER_USAGE),
     "info": _fmt("{message}"),
     "group_unreachable": _group_unreachable,
+    "key_assigned": _fmt(T.KEY_ASSIGNED),
+    "key_removed": _fmt(T.KEY_REMOVED),
 }

@@ -130,6 +130,13 @@ CARD_BODY = (
     "企业：{enterprise}（{contact} {phone}）\n办理时限：{deadline}\n状态：{status_label}{claimant}"
 )
 CARD_MATCHED = "命中：{terms}"
+CARD_BUTLER = "👔 管家抄送：您可直接在此按按钮办理，或回复本卡片向企业反馈进展。"
+ACK_KEY = "⭐{flag} 已安排专属管家全程跟进。"
+KEY_ASSIGNED = (
+    "👔 {name}，您已被指定为{flag}<b>{enterprise}</b>的管家（一项目一管家）。"
+    "该企业的每件工单都会抄送到这里，您可直接按卡片上的按钮认领、办理。"
+)
+KEY_REMOVED = "您已不再担任<b>{enterprise}</b>的管家，该企业的工单将不再抄送给您。"
 CARD_REOPEN = "🔁【重办】第{n}次"
 TRIAGE_HEAD = "🗂 待分拨 <b>{ref}</b>{urgent}｜{type}"
 DIGEST_HEAD = "📦 <b>{title}汇总</b>（{n} 件）"

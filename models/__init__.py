@@ -25,6 +25,7 @@ MODEL_MODULES = [
     "models.webchat",
     "models.liaison",
     "models.grid",
+    "models.keyaccount",
 ]
 
 

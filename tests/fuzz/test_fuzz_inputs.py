@@ -411,6 +411,7 @@ CASES: dict[str, list[Case]] = {
         lambda f: base(f),
         lambda f: base(f, status="triage", department="待分拨"),
         lambda f: base(f, filed_by=f.person),
+        lambda f: base(f, key=f"【重点项目·{f.enterprise}】"),
     ],
     "grid_pick": [
         lambda f: {
@@ -496,6 +497,7 @@ CASES: dict[str, list[Case]] = {
         lambda f: card(f, status="resolved", result=f.result, actions=[]),
         lambda f: card(f, status="reopened", reopen_count=f.count),
         lambda f: card(f, filed_by=f.person),
+        lambda f: card(f, key=f"【重点项目·{f.enterprise}】", butler=True),
     ],
     "triage_card": [triage, lambda f: triage(f, picker=picker(f))],
     "followup": [
@@ -519,11 +521,22 @@ CASES: dict[str, list[Case]] = {
         }
     ],
     "progress_ok": [lambda f: {"ref": REF}],
-    "ask_resolve": [lambda f: {"ref": REF, "who": f.person, "ticket_id": f.id}],
+    "ask_resolve": [
+        lambda f: {"ref": REF, "who": f.person, "ticket_id": f.id},
+        lambda f: {"ref": REF, "who": f.person, "ticket_id": f.id, "private": True},
+    ],
     "ask_return": [lambda f: {"ref": REF, "who": f.person, "ticket_id": f.id}],
     "ask_wait": [lambda f: {"ref": REF, "who": f.person, "ticket_id": f.id}],
     "ask_extend": [lambda f: {"ref": REF, "who": f.person, "ticket_id": f.id}],
     "bound": [lambda f: {"code": "TAX", "name": f.department}],
+    "key_assigned": [
+        lambda f: {
+            "enterprise": f.enterprise,
+            "flag": f"【重点企业·{f.person}】",
+            "name": f.person,
+        }
+    ],
+    "key_removed": [lambda f: {"enterprise": f.enterprise}],
     "done_usage": [lambda f: {}],
     "bind_usage": [lambda f: {}],
     "escalate_usage": [lambda f: {}],

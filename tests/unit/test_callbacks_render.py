@@ -311,6 +311,7 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("grid_copy", dict(base, notice="result", result=user, reachable=False)),
         ("grid_copy", dict(base, notice="rated", solved=True, satisfaction="满意")),
         ("grid_copy", dict(base, notice="progress", text=user, reachable=True)),
+        ("ack", dict(base, key=f"【重点企业·{user}】")),
         ("dispatched", base),
         ("claimed", dict(base, status="claimed", claimant=user)),
         ("transferred", base),
@@ -368,6 +369,7 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ("card", dict(card, picker=[["ENV", "生态环境局"], ["DRC", user]])),
         ("card", dict(card, status="resolved", result=user, actions=[], edit=True)),
         ("card", dict(card, status="reopened", reopen_count=2, urgent=True)),
+        ("card", dict(card, key=f"【重点项目·{user}】", butler=True)),
         ("triage_card", tri),
         ("triage_card", dict(tri, picker=[["ENV", "生态环境局"], ["TAX", "税务局"]], edit=True)),
         ("card_digest", {"items": [dict(card, ticket_id=40 + i) for i in range(15)]}),
@@ -390,6 +392,9 @@ def kind_cases(make: Any, user: str) -> list[tuple[str, dict[str, Any]]]:
         ),
         ("progress_ok", {"ref": REF}),
         ("ask_resolve", {"ref": REF, "who": user, "ticket_id": 42}),
+        ("ask_resolve", {"ref": REF, "who": user, "ticket_id": 42, "private": True}),
+        ("key_assigned", {"enterprise": user, "flag": f"【重点企业·{user}】", "name": user}),
+        ("key_removed", {"enterprise": user}),
         ("ask_return", {"ref": REF, "who": user, "ticket_id": 42}),
         ("bound", {"code": "TAX", "name": user}),
         ("done_usage", {}),
@@ -1064,3 +1069,21 @@ def test_a_digest_gives_each_ticket_its_own_buttons_and_fits_one_message() -> No
         "t:101:pick",
         "t:101:tshow",
     ]
+
+
+def test_key_flags_on_card_ack_and_butler_prompt() -> None:
+    """A key enterprise's card carries its flag (and the butler's copy says so); the ack
+    tells the enterprise; a prompt in the butler's private chat does not say "in this group"."""
+    p = dict(ticket_params(), actions=["claim"], note="", picker=None, edit=False)
+    plain = op_text(R.render("card", p)[0])
+    assert "重点" not in plain and "管家" not in plain
+    (op,) = R.render("card", dict(p, key="【重点项目·新材料基地】", butler=True))
+    text = visible(op_text(op))
+    assert "⭐【重点项目·新材料基地】" in text and "管家抄送" in text
+    assert [label for label, _ in buttons(op)] == [T.BTN["claim"]]
+    ack = visible(op_text(R.render("ack", dict(ticket_params(), key="【重点企业】"))[0]))
+    assert ack.startswith("⭐【重点企业】") and "专属管家" in ack
+    ask = {"ref": REF, "who": "王管家", "ticket_id": 1}
+    assert "在本群" in op_text(R.render("ask_resolve", ask)[0])
+    private = op_text(R.render("ask_resolve", dict(ask, private=True))[0])
+    assert "在本群" not in private and "在此" in private

@@ -557,7 +557,8 @@ class Sender:
         if not merge and waited and self._mergeable(row):
             # The group is taking cards as fast as it may: the cards that came in while this
             # one waited for its slot go with it, instead of each waiting a slot of its own.
-            merge = await outbox.queued_behind(row) > 0
+            # (No count first: the run is empty when nothing is queued behind.)
+            merge = True
         run = await outbox.take_card_run(row, now=self.clock()) if merge else []
         return await self.deliver(row, merged=run)
 

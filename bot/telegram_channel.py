@@ -151,14 +151,21 @@ class TelegramChannel:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), FETCH_INTERVAL)
 
-    async def process(self, update: Update) -> None:
+    async def process(self, update: Update, *, first_try: bool = False) -> None:
         """Handle one update exactly once, then wake the sender.
+
+        Args:
+            update: the update.
+            first_try: no worker ever handled this update before (its inbox row was never
+                tried): the pre-check for a handled update (a Redis and a database read) is
+                left out. The processed-update marker written with the effects stays the
+                real guard either way.
 
         Raises:
             Exception: an unexpected error in a handler (the inbox retries the update later).
         """
         key = f"tg:{update.update_id}"
-        if await self.shared.seen(key):
+        if not first_try and await self.shared.seen(key):
             log.info("update %s already processed; skipped", update.update_id)
             return
         failure: dict[str, BaseException] = {}
@@ -228,8 +235,13 @@ class TelegramChannel:
             row.attempts = inbox.MAX_ATTEMPTS
             await inbox.failed(row, error=f"malformed: {exc}")
             return
+        # The inbox stores an update once (its key is unique, rows are kept), so a row leased
+        # for the first time and never failed has not been handled by anyone: no pre-check.
+        # A row taken again (a lease ran out, a failure, an attempt given back) has its error
+        # or attempts set and is checked.
+        first_try = row.attempts <= 1 and row.error is None
         try:
-            await self.process(update)
+            await self.process(update, first_try=first_try)
         except Exception as exc:
             log.exception("update %s failed; it will be retried", row.update_id)
             await inbox.failed(row, error=repr(exc), count=not database_away(exc))

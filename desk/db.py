@@ -15,7 +15,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.executor import BaseExecutor
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -61,11 +63,8 @@ async def atomic() -> AsyncIterator[BaseDBAsyncClient]:
         scope = _scope.get()
         mark_here = scope is not None and not scope.marked
         if scope is not None and mark_here:
-            try:
-                async with in_transaction():
-                    await ProcessedUpdate.create(key=scope.key)
-            except IntegrityError:
-                raise AlreadyProcessed(scope.key) from None
+            if not await _mark(conn, scope.key):
+                raise AlreadyProcessed(scope.key)
             scope.marked = True
         try:
             yield conn
@@ -73,6 +72,30 @@ async def atomic() -> AsyncIterator[BaseDBAsyncClient]:
             if scope is not None and mark_here:
                 scope.marked = False
             raise
+
+
+# The processed-update marker without a savepoint: a key written before (or by a concurrent
+# transaction that then commits) inserts nothing instead of raising, so the transaction is not
+# aborted and needs no savepoint to survive it: one round trip instead of three.
+_MARK_SQL = (
+    'INSERT INTO processed_update ("key", "at") VALUES ({}, {}) ON CONFLICT DO NOTHING RETURNING 1'
+)
+
+
+async def _mark(conn: BaseDBAsyncClient, key: str) -> bool:
+    """Record update ``key`` as processed in ``conn``'s transaction; False if it was before."""
+    dialect = conn.capabilities.dialect
+    if dialect == "sqlite" or (
+        dialect == "postgres" and conn.executor_class.parameter is BaseExecutor.parameter
+    ):
+        sql = _MARK_SQL.format(*(("?", "?") if dialect == "sqlite" else ("$1", "$2")))
+        return bool(await conn.execute_query_dict(sql, [key, timezone.now()]))
+    try:  # another backend: the ORM's insert, in a savepoint a duplicate key may abort
+        async with in_transaction():
+            await ProcessedUpdate.create(key=key)
+    except IntegrityError:
+        return False
+    return True
 
 
 class Leasable(Protocol):

@@ -7,6 +7,9 @@ inside the caller's transaction, so a message exists exactly when the change it 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +27,9 @@ from .validators import mask_name, mask_phone
 from .workflow import STATUS_LABELS
 
 WEEKDAYS = "一二三四五六日"
+
+# The messages of the current ``batched`` block, written when it ends.
+_batch: ContextVar[list[OutboxMessage] | None] = ContextVar("outbox_batch", default=None)
 
 # Chats of the web chat have ids from here up (see ``desk.webchat``): above every Telegram chat
 # id (those fit in 52 bits), so one integer says both the chat and the channel that reaches it.
@@ -55,7 +61,7 @@ async def enqueue(
             to it and later edits of it find the ticket.
         channel: the channel that delivers it (by default the one the chat id belongs to).
     """
-    return await OutboxMessage.create(
+    row = OutboxMessage(
         channel=channel or channel_of(chat_id),
         chat_id=chat_id,
         kind=kind,
@@ -63,12 +69,37 @@ async def enqueue(
         ticket_id=ticket_id,
         link_role=link_role,
     )
+    batch = _batch.get()
+    if batch is not None:
+        batch.append(row)  # written by ``batched`` (the row has no id until then)
+    else:
+        await row.save(force_create=True)
+    return row
+
+
+@asynccontextmanager
+async def batched() -> AsyncIterator[None]:
+    """Write the messages enqueued inside in one statement when the block ends.
+
+    For a change that sends several messages at once (a new ticket: the ack and the card).
+    Still inside the caller's transaction; in the order enqueued; nothing is written when the
+    block raises.
+    """
+    rows: list[OutboxMessage] = []
+    token = _batch.set(rows)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if rows:
+        await OutboxMessage.bulk_create(rows)
 
 
 async def group_chat(code: str) -> int | None:
     """The chat bound to a department code (or ``TRIAGE``), if any."""
-    binding = await GroupBinding.get_or_none(code=code)
-    return binding.chat_id if binding else None
+    # Read for every card: the one column, not a model instance.
+    rows = await GroupBinding.filter(code=code).limit(1).values("chat_id")
+    return int(rows[0]["chat_id"]) if rows else None
 
 
 def fmt_deadline(due: datetime | None, tz: ZoneInfo) -> str:

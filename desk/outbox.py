@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tortoise import connections
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
@@ -262,13 +262,30 @@ async def take_card_run(
     for row in following:
         if not is_new_card(row) or row.kind != head.kind:
             break
-        won = await OutboxMessage.filter(id=row.id, status=OutboxStatus.PENDING).update(
-            status=OutboxStatus.SENDING, locked_until=lease, attempts=row.attempts + 1
-        )
-        if not won:
-            break
         run.append(row)
-    return run
+    if not run:
+        return []
+    # One compare-and-set for the whole run. Rows behind a chat's head are claimed by nobody
+    # else (only heads are), so all are normally won; when not (a row changed meanwhile), the
+    # run is cut at the first row not won and the ones won after it are given back.
+    ids = [row.id for row in run]
+    won = await OutboxMessage.filter(id__in=ids, status=OutboxStatus.PENDING).update(
+        status=OutboxStatus.SENDING, locked_until=lease, attempts=F("attempts") + 1
+    )
+    if won == len(run):
+        return run
+    ours = set(
+        await OutboxMessage.filter(
+            id__in=ids, status=OutboxStatus.SENDING, locked_until=lease
+        ).values_list("id", flat=True)
+    )
+    kept: list[OutboxMessage] = []
+    for row in run:
+        if row.id not in ours:
+            break
+        kept.append(row)
+    await release([row for row in run[len(kept) :] if row.id in ours])
+    return kept
 
 
 def digest_params(rows: Sequence[OutboxMessage]) -> dict[str, Any]:

@@ -84,17 +84,23 @@ async def seed_policies() -> int:
 
 async def policy_for(*, type: str, urgent: bool, department: str | None) -> Policy:
     """The policy that applies: department row over general row over the built-in default."""
-    rows = await SlaPolicy.filter(type__in=[type, "*"], urgent=urgent)
+    # Read on every new ticket: plain tuples of the columns used, no model instances.
+    rows = await SlaPolicy.filter(type__in=[type, "*"], urgent=urgent).values_list(
+        "department_code",
+        "type",
+        "respond_hours",
+        "respond_clock",
+        "resolve_days",
+        "resolve_hours",
+    )
 
-    def rank(row: SlaPolicy) -> tuple[int, int]:
-        return (row.department_code == department, row.type == type)
+    def rank(row: tuple[Any, ...]) -> tuple[bool, bool]:
+        return (row[0] == department, row[1] == type)
 
-    usable = [r for r in rows if r.department_code in (None, department)]
+    usable = [r for r in rows if r[0] in (None, department)]
     if usable:
-        best = max(usable, key=rank)
-        return Policy(
-            best.respond_hours, best.respond_clock, best.resolve_days, best.resolve_hours
-        )
+        _, _, respond_hours, respond_clock, resolve_days, resolve_hours = max(usable, key=rank)
+        return Policy(respond_hours, respond_clock, resolve_days, resolve_hours)
     return DEFAULTS.get((type, urgent)) or DEFAULTS.get(("*", urgent)) or DEFAULTS[("求助", False)]
 
 

@@ -293,7 +293,17 @@ def digest_params(rows: Sequence[OutboxMessage]) -> dict[str, Any]:
     items = [
         {
             key: row.params.get(key)
-            for key in ("ticket_id", "ref", "type", "urgent", "deadline", "enterprise", "text")
+            for key in (
+                "ticket_id",
+                "ref",
+                "type",
+                "urgent",
+                "deadline",
+                "enterprise",
+                "text",
+                "key",  # a key project / key enterprise's flag (desk.keyaccounts)
+                "filed_by",  # the grid worker who filed it (desk.grid)
+            )
         }
         for row in rows
     ]

@@ -691,9 +691,13 @@ def _card_digest(p: dict[str, Any]) -> list[Op]:
                 i=i,
                 ref=item["ref"],
                 urgent="｜🚨紧急" if item.get("urgent") else "",
+                key="｜⭐" + escape(_clip(item["key"], 60)) if item.get("key") else "",
                 type=item["type"],
                 deadline=item["deadline"],
                 enterprise=escape(_clip(item["enterprise"], 40)),
+                filed_by=T.DIGEST_FILED_BY.format(name=escape(_clip(item["filed_by"], 32)))
+                if item.get("filed_by")
+                else "",
                 text=escape(_clip(" ".join((item.get("text") or "").split()), clip)),
             )
             for i, item in enumerate(items, 1)

@@ -144,7 +144,10 @@ DIGEST_NOTE = (
     "本群消息已达发送频率上限，以下工单合并为一条发送。"
     "按「{verb}」直接办理，按「详情」展开完整卡片。"
 )
-DIGEST_ITEM = "{i}. <b>{ref}</b>{urgent}｜{type}｜限 {deadline}\n    {enterprise}：{text}"
+DIGEST_ITEM = (
+    "{i}. <b>{ref}</b>{urgent}{key}｜{type}｜限 {deadline}\n    {enterprise}{filed_by}：{text}"
+)
+DIGEST_FILED_BY = "（网格员{name}代报）"
 TRIAGE_SUGGEST = "路由建议：{candidates}（置信度 {confidence:.0%}）"
 PICK_DEPT = "请选择部门："
 FOLLOWUP = "📎 工单 <b>{ref}</b> {label}：\n{text}"

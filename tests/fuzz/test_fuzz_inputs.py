@@ -559,6 +559,12 @@ CASES: dict[str, list[Case]] = {
     "card_digest": [
         lambda f: {"items": [card(f) for _ in range(min(15, f.count + 1))]},
         lambda f: {"triage": True, "items": [triage(f) for _ in range(min(15, f.count + 1))]},
+        lambda f: {
+            "items": [
+                card(f, key=f"【重点项目·{f.enterprise}】", filed_by=f.person)
+                for _ in range(min(15, f.count + 1))
+            ]
+        },
     ],
     "stats": [
         lambda f: {"label": "今日", "scope": f.department, "figures": _figures(f)},

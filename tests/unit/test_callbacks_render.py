@@ -1087,3 +1087,25 @@ def test_key_flags_on_card_ack_and_butler_prompt() -> None:
     assert "在本群" in op_text(R.render("ask_resolve", ask)[0])
     private = op_text(R.render("ask_resolve", dict(ask, private=True))[0])
     assert "在本群" not in private and "在此" in private
+
+
+def test_a_digest_keeps_the_key_flag_and_who_filed_it() -> None:
+    """A burst digest shows what the full card shows: a key enterprise's flag, a grid worker."""
+    base = {
+        "type": "求助",
+        "urgent": False,
+        "deadline": "2026-12-04（周五）17:30",
+        "enterprise": "天津泰达示例有限公司",
+        "text": "厂区门口道路积水",
+    }
+    items = [
+        dict(base, ticket_id=1, ref="TD20261129-0001", key="【重点项目·<泰达>】"),
+        dict(base, ticket_id=2, ref="TD20261129-0002", filed_by="孙网格"),
+        dict(base, ticket_id=3, ref="TD20261129-0003"),
+    ]
+    (op,) = R.render("card_digest", {"items": items})
+    assert isinstance(op, R.Send)
+    first, second, third = op.text.split("\n")[2:][0::2][:3]
+    assert "⭐【重点项目·&lt;泰达&gt;】" in first and "TD20261129-0001" in first
+    assert "网格员孙网格代报" in op.text and "⭐" not in second
+    assert "⭐" not in third and op.text.count("代报") == 1

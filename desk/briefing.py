@@ -40,7 +40,7 @@ from tortoise.functions import Count, Max, Min
 from models.department import Department
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent, TicketStatus
 
-from . import stats
+from . import keyaccounts, stats
 from .errors import InvalidInput
 from .stats import Figures, Period, Ranked, Report
 from .workflow import ACTION_LABELS, STATUS_LABELS
@@ -911,6 +911,7 @@ TICKET_COLUMNS = (
     "紧急",
     "状态",
     "企业",
+    "重点标识",  # 重点企业 / 重点项目 (desk.keyaccounts), empty for the others
     "办理期限",
     "认领时间",
     "办结时间",
@@ -919,7 +920,7 @@ TICKET_COLUMNS = (
     "诉求内容",
 )
 EVENT_COLUMNS = ("工单号", "时间", "动作", "操作人", "部门", "原状态", "新状态", "说明")
-TICKET_WIDTHS = (18, 17, 12, 6, 6, 12, 28, 17, 17, 17, 8, 16, 80)
+TICKET_WIDTHS = (18, 17, 12, 6, 6, 12, 28, 18, 17, 17, 17, 8, 16, 80)
 EVENT_WIDTHS = (18, 17, 10, 12, 12, 12, 12, 60)
 PAGE = 5000
 
@@ -942,9 +943,10 @@ async def tickets_workbook(*, period: Period, tz: ZoneInfo) -> bytes:
     events_ws = wb.create_sheet("办理过程")
     for ws, widths in ((tickets_ws, TICKET_WIDTHS), (events_ws, EVENT_WIDTHS)):
         ws.freeze_panes = "A2"  # the header stays in view
-        for column, width in zip("ABCDEFGHIJKLM", widths, strict=False):
+        for column, width in zip("ABCDEFGHIJKLMN", widths, strict=False):
             ws.column_dimensions[column].width = width
     await asyncio.to_thread(_append, tickets_ws, [list(TICKET_COLUMNS)])
+    keyed = await keyaccounts.flags()
     await asyncio.to_thread(_append, events_ws, [list(EVENT_COLUMNS)])
 
     def naive(value: dt.datetime | None) -> dt.datetime | None:
@@ -966,6 +968,7 @@ async def tickets_workbook(*, period: Period, tz: ZoneInfo) -> bytes:
                 "type",
                 "urgent",
                 "status",
+                "enterprise_id",
                 "enterprise__name",
                 "due_at",
                 "claimed_at",
@@ -985,6 +988,7 @@ async def tickets_workbook(*, period: Period, tz: ZoneInfo) -> bytes:
                 "是" if r["urgent"] else None,
                 _status(r["status"]),
                 r["enterprise__name"],
+                keyed.get(r["enterprise_id"]) or None,
                 naive(r["due_at"]),
                 naive(r["claimed_at"]),
                 naive(r["resolved_at"]),

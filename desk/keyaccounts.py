@@ -60,6 +60,11 @@ def flag(row: KeyAccount | None) -> str:
     return f"【{label}·{row.project}】" if row.project else f"【{label}】"
 
 
+async def flags() -> dict[int, str]:
+    """Every key enterprise's flag by enterprise id (for exports: one read for all rows)."""
+    return {row.enterprise_id: flag(row) for row in await KeyAccount.all()}
+
+
 async def for_enterprise(enterprise_id: int | None) -> KeyAccount | None:
     if enterprise_id is None:
         return None

@@ -34,7 +34,7 @@ from models.sla import ExtensionRequest
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent, TicketMessage, TicketStatus
 from nlp import REQUEST_TYPES
 
-from . import briefing
+from . import briefing, keyaccounts
 from .errors import InvalidInput, NotAllowed
 from .notify import card_actions
 from .workbench import DECIDE_EXTENSIONS, INTAKE_CHANNELS, Viewer
@@ -474,7 +474,7 @@ def file_size_label(size: int | None) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 
 
-def _row(t: Ticket, *, tz: ZoneInfo) -> list[Any]:
+def _row(t: Ticket, *, tz: ZoneInfo, key: str | None) -> list[Any]:
     def naive(value: dt.datetime | None) -> dt.datetime | None:
         return None if value is None else value.astimezone(tz).replace(tzinfo=None)
 
@@ -487,6 +487,7 @@ def _row(t: Ticket, *, tz: ZoneInfo) -> list[Any]:
         "是" if t.urgent else None,
         briefing._status(t.status.value),
         t.enterprise.name,
+        key or None,
         naive(t.due_at),
         naive(t.claimed_at),
         naive(t.resolved_at),
@@ -505,13 +506,14 @@ async def export_workbook(*, rows: Sequence[Ticket], tz: ZoneInfo) -> bytes:
     """
     from openpyxl import Workbook
 
-    values = [_row(t, tz=tz) for t in rows]
+    keyed = await keyaccounts.flags()
+    values = [_row(t, tz=tz, key=keyed.get(t.enterprise_id)) for t in rows]
 
     def build() -> bytes:
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("工单")
         ws.freeze_panes = "A2"
-        for column, width in zip("ABCDEFGHIJKLM", briefing.TICKET_WIDTHS, strict=False):
+        for column, width in zip("ABCDEFGHIJKLMN", briefing.TICKET_WIDTHS, strict=False):
             ws.column_dimensions[column].width = width
         ws.append(list(briefing.TICKET_COLUMNS))
         for line in values:

@@ -15,6 +15,7 @@ from desk.search import TicketFilter
 from desk.workbench import Viewer
 from models.department import Department
 from models.enterprise import Enterprise, Member
+from models.keyaccount import KeyAccount
 from models.ticket import Ticket, TicketEvent, TicketMessage, TicketStatus
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -202,10 +203,27 @@ async def test_export_workbook_rows_match_the_filter(tickets: dict[str, Ticket])
 
     flt = parse(dept="TAX")
     rows = await search.export_rows(filter=flt, viewer=OFFICE, now=NOW, tz=SH)
+    key = next(t for t in rows if t.ref == "TD20261209-0001")
+    await KeyAccount.create(
+        enterprise_id=key.enterprise_id,
+        kind="project",
+        project="滨海新材料",
+        butler_user_id=5005,
+        butler_name="管家",
+    )
     data = await search.export_workbook(rows=rows, tz=SH)
     ws = load_workbook(io.BytesIO(data))["工单"]
     values = list(ws.iter_rows(values_only=True))
     assert values[0][0] == "工单号" and values[0][-1] == "诉求内容"
+    assert values[0][7] == "重点标识"
     assert sorted(r[0] for r in values[1:]) == ["TD20261201-0002", "TD20261209-0001"]
     urgent = next(r for r in values[1:] if r[0] == "TD20261209-0001")
     assert urgent[2] == "税务局" and urgent[4] == "是" and urgent[5] == "待认领"
+    # Both TAX tickets are that enterprise's; another enterprise's ticket has no flag.
+    assert [r[7] for r in values[1:]] == ["【重点项目·滨海新材料】"] * 2
+    flt = parse(enterprise="新材料")
+    rows = await search.export_rows(filter=flt, viewer=OFFICE, now=NOW, tz=SH)
+    ws = load_workbook(io.BytesIO(await search.export_workbook(rows=rows, tz=SH)))["工单"]
+    assert [(r[0], r[7]) for r in list(ws.iter_rows(values_only=True))[1:]] == [
+        ("TD20261209-0003", None)
+    ]

@@ -39,7 +39,10 @@ async def test_admin_grants_and_office_keeps_the_list(site: Site, browser: Any) 
     # The admin grants the role on 账号与角色.
     admin = await login(browser, site, "admin")
     await admin.goto(f"{site.base}/users")
-    form = admin.locator("form[action$='users/grants']")
+    # The general grant form (the page also has the liaison's, with a department).
+    form = admin.locator("form[action$='users/grants']").filter(
+        has=admin.locator("select[name=role]")
+    )
     await form.locator("select[name=role]").select_option("grid")
     await form.locator("input[name=user_id]").fill(str(GID))
     await form.locator("input[name=name]").fill("张网格")

@@ -60,7 +60,7 @@ async def test_chats_are_handled_side_by_side_each_in_its_own_order(
         most = 0
         original = channel.process
 
-        async def watched(update: Update) -> None:
+        async def watched(update: Update, **kw: Any) -> None:
             nonlocal running, most
             assert update.effective_chat is not None
             handled[update.effective_chat.id].append(update.update_id)
@@ -68,7 +68,7 @@ async def test_chats_are_handled_side_by_side_each_in_its_own_order(
             most = max(most, running)
             try:
                 await asyncio.sleep(0.02)  # long enough for handlings to overlap if they may
-                await original(update)
+                await original(update, **kw)
             finally:
                 running -= 1
 

@@ -13,6 +13,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -108,3 +109,19 @@ async def browser() -> AsyncIterator[object]:
 def screenshot_path(name: str) -> str:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return str(SCREENSHOTS / f"{name}.png")
+
+
+async def login(browser: Any, site: Site, username: str, password: str = PASSWORD) -> Any:
+    """A new page of ``browser``, signed in to the admin web as ``username``."""
+    page = await browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    await page.goto(f"{site.base}/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_load_state()
+    return page
+
+
+async def csrf_of(page: Any) -> str:
+    """The signed-in page's CSRF token (for posting forms directly)."""
+    return await page.get_attribute("form[action$=logout] input[name=csrf_token]", "value") or ""

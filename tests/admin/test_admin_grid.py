@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import PASSWORD, Site, screenshot_path
+from conftest import Site, csrf_of, login, screenshot_path
 
 from models.audit import AuditEntry
 from models.enterprise import Enterprise
@@ -15,20 +15,6 @@ from models.grid import GridAssignment
 from models.staff import RoleGrant
 
 GID = 6001
-
-
-async def login(browser: Any, site: Site, username: str) -> Any:
-    page = await browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    await page.goto(f"{site.base}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_load_state()
-    return page
-
-
-async def csrf_of(page: Any) -> str:
-    return await page.get_attribute("form[action$=logout] input[name=csrf_token]", "value") or ""
 
 
 async def test_admin_grants_and_office_keeps_the_list(site: Site, browser: Any) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from conftest import PASSWORD, Site, screenshot_path
+from conftest import Site, login, screenshot_path
 
 from models.audit import AuditEntry
 from models.liaison import LiaisonReport
@@ -16,16 +16,6 @@ from models.outbox import OutboxMessage
 from models.staff import RoleGrant
 
 UTC = dt.UTC
-
-
-async def login(browser: Any, site: Site, username: str, password: str = PASSWORD) -> Any:
-    page = await browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    await page.goto(f"{site.base}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", password)
-    await page.click("button[type=submit]")
-    await page.wait_for_load_state()
-    return page
 
 
 async def reports() -> tuple[LiaisonReport, LiaisonReport, LiaisonReport]:
